@@ -1,0 +1,110 @@
+"""Pixel fidelity: PSNR and SSIM of frames against references (the given first frame, a true continuation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lamp_core.metrics.results import MetricResults
+from lamp_core.metrics.validation import MetricInputError, check_frame, check_video
+
+MAX_PSNR_DB = 100.0
+"""PSNR of identical frames is infinite; it is reported as this cap so that results stay valid JSON."""
+
+# SSIM constants of Wang et al. (2004): an 11-tap Gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03.
+_SSIM_WINDOW = 11
+_SSIM_SIGMA = 1.5
+_C1 = (0.01 * 255) ** 2
+_C2 = (0.03 * 255) ** 2
+
+
+def psnr(frames: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """PSNR in dB of each frame against its reference, both (N, H, W, 3) uint8 -> (N,), capped at 100 dB."""
+    diff = frames.astype(np.float64) - references.astype(np.float64)
+    mse = (diff**2).reshape(len(frames), -1).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        value = 10.0 * np.log10(255.0**2 / mse)
+    return np.minimum(value, MAX_PSNR_DB)
+
+
+def _gaussian_filter_valid(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Separable filtering of (N, H, W, C) over H and W, keeping only fully covered ("valid") positions."""
+    rows = sliding_window_view(images, len(kernel), axis=1) @ kernel
+    return sliding_window_view(rows, len(kernel), axis=2) @ kernel
+
+
+def ssim(frames: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """SSIM of each frame against its reference, both (N, H, W, 3) uint8 with H, W >= 11 -> (N,).
+
+    Gaussian-window SSIM (Wang et al. 2004) per RGB channel over valid window positions, averaged over
+    channels and positions. In [-1, 1], 1 for identical frames.
+    """
+    kernel = cv2.getGaussianKernel(_SSIM_WINDOW, _SSIM_SIGMA).ravel()
+    x = frames.astype(np.float64)
+    y = references.astype(np.float64)
+    mu_x, mu_y = _gaussian_filter_valid(x, kernel), _gaussian_filter_valid(y, kernel)
+    var_x = _gaussian_filter_valid(x * x, kernel) - mu_x**2
+    var_y = _gaussian_filter_valid(y * y, kernel) - mu_y**2
+    cov = _gaussian_filter_valid(x * y, kernel) - mu_x * mu_y
+    numerator = (2 * mu_x * mu_y + _C1) * (2 * cov + _C2)
+    ssim_map = numerator / ((mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2))
+    return ssim_map.reshape(len(frames), -1).mean(axis=1)
+
+
+@dataclass(frozen=True)
+class FrameErrors:
+    """Per-frame errors of a video against a reference video, each an array (T,)."""
+
+    psnr: np.ndarray
+    """dB, capped at 100; higher is better."""
+    ssim: np.ndarray
+    """[-1, 1]; higher is better."""
+    mae: np.ndarray
+    """Mean absolute error / 255, in [0, 1]; lower is better."""
+
+
+def frame_errors(video: np.ndarray, reference: np.ndarray, source: str = "reference") -> FrameErrors:
+    """PSNR, SSIM and MAE of each frame of `video` against the same frame of `reference` (same shape)."""
+    video = check_video(video, "video", min_size=_SSIM_WINDOW)
+    reference = check_video(reference, source, min_size=_SSIM_WINDOW)
+    if video.shape != reference.shape:
+        raise MetricInputError(f"{source}: shape {reference.shape} differs from the video's {video.shape}")
+    mae = np.abs(video.astype(np.float64) - reference).reshape(len(video), -1).mean(axis=1) / 255.0
+    return FrameErrors(psnr=psnr(video, reference), ssim=ssim(video, reference), mae=mae)
+
+
+def first_frame_fidelity(video: np.ndarray, first_frame: np.ndarray) -> MetricResults:
+    """PSNR (dB) and SSIM of the video's frame 1 against the first frame it was given.
+
+    A `first_frame` of another size is resized to the video's (area interpolation), as sampling does.
+    """
+    video = check_video(video, "video", min_size=_SSIM_WINDOW)
+    first_frame = check_frame(first_frame, "first frame")
+    height, width = video.shape[1:3]
+    if first_frame.shape[:2] != (height, width):
+        first_frame = cv2.resize(first_frame, (width, height), interpolation=cv2.INTER_AREA)
+    errors = frame_errors(video[:1], first_frame[None], "first frame")
+    return {"first_frame_psnr": float(errors.psnr[0]), "first_frame_ssim": float(errors.ssim[0])}
+
+
+def continuation_error(video: np.ndarray, ground_truth: np.ndarray) -> MetricResults:
+    """Mean PSNR, SSIM and MAE of frames 2..T against a ground-truth continuation of the same first frame.
+
+    `ground_truth` must have the video's size and at least its number of frames (extra frames are ignored).
+    Frame 1 is left out: it is given, not generated.
+    """
+    video = check_video(video, "video", min_frames=2, min_size=_SSIM_WINDOW)
+    ground_truth = check_video(ground_truth, "ground truth", min_size=_SSIM_WINDOW)
+    if len(ground_truth) < len(video):
+        raise MetricInputError(
+            f"ground truth: {len(ground_truth)} frames, fewer than the video's {len(video)}"
+        )
+    errors = frame_errors(video[1:], ground_truth[1 : len(video)], "ground truth")
+    return {
+        "continuation_psnr": float(errors.psnr.mean()),
+        "continuation_ssim": float(errors.ssim.mean()),
+        "continuation_mae": float(errors.mae.mean()),
+    }

@@ -1,0 +1,43 @@
+"""The `metrics:` section of params.yaml."""
+
+from pathlib import Path
+
+import pytest
+
+from lamp_core.metrics import FlowSettings, MetricsSettings
+from lamp_core.params import ParamsError, load_params
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_without_a_section():
+    settings = MetricsSettings.from_params({})
+    assert settings.clip_pretrained is None
+    assert settings.flow == FlowSettings()
+
+
+def test_the_repository_params_parse():
+    settings = MetricsSettings.from_params(load_params(REPO / "params.yaml"))
+    assert settings.clip_model
+    assert settings.flow.min_magnitude < settings.flow.max_magnitude
+
+
+def test_overrides_are_read():
+    params = {"metrics": {"clip_model": "ViT-B-16", "clip_pretrained": "/w.pt", "flow": {"winsize": 9}}}
+    settings = MetricsSettings.from_params(params)
+    assert (settings.clip_model, settings.clip_pretrained, settings.flow.winsize) == ("ViT-B-16", "/w.pt", 9)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"clip_weights": "x"}, "unknown keys under `metrics:`: clip_weights"),
+        ({"flow": {"window": 9}}, "unknown keys under `metrics.flow:`: window"),
+        ({"flow": {"winsize": "big"}}, "metrics.flow"),
+        ({"flow": {"min_magnitude": 10.0}}, "min_magnitude < max_magnitude"),
+        (["x"], "must be a mapping"),
+    ],
+)
+def test_bad_sections_name_the_key(section, message):
+    with pytest.raises(ParamsError, match=message):
+        MetricsSettings.from_params({"metrics": section})
