@@ -1,0 +1,275 @@
+"""Loading an SD 1.x base model the ways users hold one: diffusers folder, hub id, or a single file.
+
+Every failure is a `BaseModelError` naming the source and the reason, raised before any training starts:
+missing files, a model that is not SD 1.x (SD 2.x, SDXL, other pipelines), parts that do not fit together,
+or a single-file checkpoint that cannot be loaded safely.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import EntryNotFoundError
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from transformers import AutoConfig, CLIPTextModel, CLIPTokenizer
+
+from .base_checks import sd1_component_problems
+from .base_identity import BaseIdentity, unet_content_hash
+from .errors import BaseModelError
+
+#: Diffusers configs used to assemble a single-file checkpoint when none is given (must be local or cached).
+DEFAULT_SINGLE_FILE_CONFIG = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError, EntryNotFoundError)
+_T = TypeVar("_T")
+
+
+@dataclass
+class SDBase:
+    """A loaded SD 1.x base: components, where it came from, and the content hash of its UNet."""
+
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    text_encoder: CLIPTextModel
+    tokenizer: CLIPTokenizer
+    scheduler_config: dict[str, Any]
+    source: str
+    content_hash: str
+
+    @property
+    def identity(self) -> BaseIdentity:
+        return BaseIdentity(source=self.source, content_hash=self.content_hash)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> SDBase:
+        """Move (and optionally cast) the UNet, VAE and text encoder in place; returns self."""
+        for module in (self.unet, self.vae, self.text_encoder):
+            module.to(device=device, dtype=dtype)
+        return self
+
+
+def load_base(
+    source: str | Path,
+    *,
+    torch_dtype: torch.dtype | None = None,
+    single_file_config: str | Path = DEFAULT_SINGLE_FILE_CONFIG,
+    local_files_only: bool = False,
+    cache_dir: str | Path | None = None,
+) -> SDBase:
+    """Load and check an SD 1.x base, every component frozen.
+
+    source: a diffusers folder, a hub id (resolved through the Hugging Face cache as diffusers does), or a
+        single-file original-format checkpoint (`.safetensors`, or `.ckpt`/`.pt`/`.pth` read with
+        `torch.load(weights_only=True)`; pickles holding arbitrary objects are refused).
+    single_file_config: diffusers folder or hub id whose configs (UNet, VAE, text encoder, tokenizer,
+        scheduler) describe a single-file checkpoint; used only for single files.
+    torch_dtype: cast the components after loading. The content hash is taken before, on float32 weights,
+        so it does not depend on this choice or on the source format.
+    """
+    text = str(source)
+    path = Path(source).expanduser()
+    hub = dict(local_files_only=local_files_only, cache_dir=None if cache_dir is None else str(cache_dir))
+    if path.is_dir():
+        unet, vae, text_encoder, tokenizer, scheduler_config = _load_folder(str(path), text, hub)
+    elif path.is_file():
+        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+            raise BaseModelError(
+                f"{text}: not a model file (expected one of {', '.join(SINGLE_FILE_SUFFIXES)})"
+            )
+        unet, vae, text_encoder, tokenizer, scheduler_config = _load_single_file(
+            path, single_file_config, hub
+        )
+    elif path.suffix.lower() in SINGLE_FILE_SUFFIXES or not _HUB_ID.match(text):
+        raise BaseModelError(f"{text}: no such folder or file")
+    elif path.parent.is_dir():  # e.g. "models/base" before it was built: a path, not a hub id
+        raise BaseModelError(
+            f"{text}: no such folder or file (and not taken as a hub id: {path.parent}/ exists)"
+        )
+    else:
+        unet, vae, text_encoder, tokenizer, scheduler_config = _load_folder(text, text, hub)
+
+    for name, module in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder)):
+        if any(t.is_meta for t in module.state_dict().values()):
+            raise BaseModelError(
+                f"{text}: the {name} weights are incomplete (some are not in the checkpoint)"
+            )
+        module.requires_grad_(False).eval()
+    content_hash = unet_content_hash(unet)
+    if torch_dtype is not None:
+        for module in (unet, vae, text_encoder):
+            module.to(dtype=torch_dtype)
+    return SDBase(unet, vae, text_encoder, tokenizer, scheduler_config, text, content_hash)
+
+
+def _load_folder(location: str, shown: str, hub: dict[str, Any]) -> tuple:
+    """Components of a diffusers folder or hub repo; configs are checked before any weights are read."""
+    folder = Path(location)
+    if folder.is_dir() and not (folder / "unet").is_dir():
+        index = folder / "model_index.json"
+        kind = f" (model_index.json: {_pipeline_class(index)})" if index.is_file() else ""
+        raise BaseModelError(f"{shown}: not a diffusers SD 1.x folder: it has no unet/ subfolder{kind}")
+    tokenizer, scheduler_config = _check_configs(location, shown, hub)
+    unet = _loading(
+        shown, "UNet", lambda: UNet2DConditionModel.from_pretrained(location, subfolder="unet", **hub)
+    )
+    vae = _loading(shown, "VAE", lambda: AutoencoderKL.from_pretrained(location, subfolder="vae", **hub))
+    text_encoder = _loading(
+        shown,
+        "text encoder",
+        lambda: CLIPTextModel.from_pretrained(location, subfolder="text_encoder", **hub),
+    )
+    return unet, vae, text_encoder, tokenizer, scheduler_config
+
+
+def _load_single_file(path: Path, config: str | Path, hub: dict[str, Any]) -> tuple:
+    """Components of an original-format (LDM) SD 1.x checkpoint, built by diffusers' single-file loaders."""
+    checkpoint = _read_checkpoint(path)
+    shown = str(path)
+    if not any(key.startswith("model.diffusion_model.") for key in checkpoint):
+        raise BaseModelError(
+            f"{shown}: not an original-format SD checkpoint (no model.diffusion_model.* weights)"
+        )
+    if any(key.startswith("conditioner.embedders.") for key in checkpoint):
+        raise BaseModelError(f"{shown}: an SDXL checkpoint, not SD 1.x")
+    if not any(key.startswith("cond_stage_model.transformer.") for key in checkpoint):
+        other = (
+            "an SD 2.x checkpoint (OpenCLIP text encoder)"
+            if any(key.startswith("cond_stage_model.model.") for key in checkpoint)
+            else "no CLIP text encoder weights"
+        )
+        raise BaseModelError(f"{shown}: not an SD 1.x checkpoint: {other}")
+
+    config_dir = _resolve_single_file_config(config, shown, hub)
+    local = {"local_files_only": True}
+    tokenizer, scheduler_config = _check_configs(config_dir, f"{shown} (configs from {config})", local)
+    unet = _loading(
+        shown,
+        "UNet",
+        lambda: UNet2DConditionModel.from_single_file(
+            checkpoint, config=config_dir, subfolder="unet", **local
+        ),
+    )
+    vae = _loading(
+        shown,
+        "VAE",
+        lambda: AutoencoderKL.from_single_file(checkpoint, config=config_dir, subfolder="vae", **local),
+    )
+    text_encoder = _loading(
+        shown,
+        "text encoder",
+        lambda: create_diffusers_clip_model_from_ldm(
+            CLIPTextModel, checkpoint, subfolder="text_encoder", config=config_dir, **local
+        ),
+    )
+    return unet, vae, text_encoder, tokenizer, scheduler_config
+
+
+def _check_configs(location: str, shown: str, hub: dict[str, Any]) -> tuple:
+    """Read the cheap parts (configs, tokenizer) and refuse anything that is not one SD 1.x model."""
+    unet_config = _loading(
+        shown, "UNet config", lambda: UNet2DConditionModel.load_config(location, subfolder="unet", **hub)
+    )
+    vae_config = _loading(
+        shown, "VAE config", lambda: AutoencoderKL.load_config(location, subfolder="vae", **hub)
+    )
+    text_config = _loading(
+        shown,
+        "text encoder config",
+        lambda: AutoConfig.from_pretrained(location, subfolder="text_encoder", **hub),
+    )
+    tokenizer = _loading(
+        shown, "tokenizer", lambda: CLIPTokenizer.from_pretrained(location, subfolder="tokenizer", **hub)
+    )
+    scheduler_config = _loading(
+        shown,
+        "scheduler config",
+        lambda: DDPMScheduler.load_config(location, subfolder="scheduler", **hub),
+    )
+    problems = sd1_component_problems(
+        unet_config, vae_config, text_config, tokenizer.model_max_length, scheduler_config
+    )
+    if problems:
+        raise BaseModelError(f"{shown}: not a usable SD 1.x model: " + "; ".join(problems))
+    return tokenizer, dict(scheduler_config)
+
+
+def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A single-file checkpoint's tensors: safetensors, or a pickle read with `weights_only=True` only."""
+    if path.suffix.lower() == ".safetensors":
+        try:
+            checkpoint = load_file(path)
+        except (OSError, SafetensorError) as exc:
+            raise BaseModelError(f"{path}: not a readable safetensors file ({exc})") from None
+    else:
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            reason = str(exc).splitlines()[0]
+            raise BaseModelError(
+                f"{path}: refused: it holds Python objects beyond tensors, and untrusted pickles are never "
+                f"fully unpickled ({reason}). Convert it to .safetensors with a tool you trust."
+            ) from None
+        except (OSError, RuntimeError, EOFError) as exc:
+            raise BaseModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+    while isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict):
+        raise BaseModelError(f"{path}: holds no state dict")
+    tensors = {k: v for k, v in checkpoint.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise BaseModelError(f"{path}: holds no tensors")
+    return tensors
+
+
+def _resolve_single_file_config(config: str | Path, shown: str, hub: dict[str, Any]) -> str:
+    """A local folder holding the diffusers configs: `config` itself, or its hub snapshot (cache first)."""
+    if Path(config).expanduser().is_dir():
+        return str(Path(config).expanduser())
+    text = str(config)
+    if not _HUB_ID.match(text):
+        raise BaseModelError(f"{shown}: single_file_config {text!r}: no such folder, and not a hub id")
+    try:
+        return snapshot_download(
+            text,
+            allow_patterns=["*.json", "*.txt"],
+            local_files_only=hub["local_files_only"],
+            cache_dir=hub["cache_dir"],
+        )
+    except _LOAD_ERRORS as exc:
+        raise BaseModelError(
+            f"{shown}: single_file_config {text!r} cannot be resolved (not in the Hugging Face cache, and "
+            f"downloading {'is off' if hub['local_files_only'] else 'failed'}: {_first_line(exc)}); "
+            "pass single_file_config=<a local diffusers SD 1.x folder>"
+        ) from None
+
+
+def _loading(shown: str, what: str, load: Callable[[], _T]) -> _T:
+    """Run a library loader, turning its failure into a BaseModelError naming the source and the part."""
+    try:
+        return load()
+    except _LOAD_ERRORS as exc:
+        raise BaseModelError(f"{shown}: cannot load the {what} ({_first_line(exc)})") from None
+
+
+def _pipeline_class(index: Path) -> str:
+    try:
+        return str(json.loads(index.read_text(encoding="utf-8")).get("_class_name", "unknown"))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
