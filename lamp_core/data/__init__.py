@@ -1,0 +1,55 @@
+"""A motion's data: built-in examples, ingest of raw videos, the manifest, captions and the frame cache."""
+
+from lamp_core.data.captions import CAPTION_SOURCES, CaptionSpec, read_sidecar_captions
+from lamp_core.data.errors import (
+    CaptionsError,
+    DataError,
+    ExamplesError,
+    FrameCacheError,
+    IngestError,
+    ManifestError,
+)
+from lamp_core.data.examples import ExampleSpec, render_examples
+from lamp_core.data.frame_cache import (
+    CAPTIONS_FILE,
+    CLIPS_FILE,
+    INDEX_FILE,
+    FrameCache,
+    build_frame_cache,
+    clip_key,
+    load_frame_cache,
+)
+from lamp_core.data.ingest import IngestReport, IngestSettings, ingest_motion, list_sources
+from lamp_core.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
+from lamp_core.data.paths import MotionPaths, motion_paths
+
+__all__ = [
+    "CAPTIONS_FILE",
+    "CAPTION_SOURCES",
+    "CLIPS_FILE",
+    "INDEX_FILE",
+    "MANIFEST_NAME",
+    "CaptionSpec",
+    "CaptionsError",
+    "DataError",
+    "ExampleSpec",
+    "ExamplesError",
+    "FrameCache",
+    "FrameCacheError",
+    "IngestError",
+    "IngestReport",
+    "IngestSettings",
+    "ManifestError",
+    "ManifestRow",
+    "MotionPaths",
+    "build_frame_cache",
+    "clip_key",
+    "ingest_motion",
+    "list_sources",
+    "load_frame_cache",
+    "motion_paths",
+    "read_manifest",
+    "read_sidecar_captions",
+    "render_examples",
+    "write_manifest",
+]

@@ -1,0 +1,38 @@
+"""DVC stage `frames`: decode and caption data/clips/<motion>/ into the frame cache data/frames/<motion>/.
+
+python -m stages.frames slide_right
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from lamp_core.data import CaptionSpec, DataError, build_frame_cache, motion_paths
+from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.video import VideoError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stages.frames", description=__doc__.splitlines()[0])
+    parser.add_argument("motion", help="an entry of `motions:` in params.yaml")
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--data-dir", default="data", help="data folder (default: data)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        params = load_params(args.params)
+        motion = motion_config(params, args.motion)
+        paths = motion_paths(args.motion, args.data_dir)
+        cache = build_frame_cache(paths.clips, paths.frames, motion, CaptionSpec.from_params(params, motion))
+    except (ParamsError, DataError, VideoError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    n_frames = sum(len(clip) for clip in cache.clips.values())
+    print(f"frames {args.motion}: {len(cache.clips)} clips, {n_frames} frames in {paths.frames}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
