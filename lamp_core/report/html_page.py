@@ -1,0 +1,284 @@
+"""`reports/index.html`: a page to look at, per motion, the reference clips beside the generated videos.
+
+The page is one self-contained file (inline CSS, no scripts, nothing fetched from the network); its images
+are the GIFs under `reports/<motion>/media/`, linked relatively, so it opens straight from disk. Every
+text that comes from users (motion names, prompts, captions) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from lamp_core.report.evaluation import MotionEvaluation
+from lamp_core.report.metric_catalog import METRICS, REFERENCE_METRICS, MetricInfo, metric_info
+from lamp_core.report.samples import VARIANTS
+
+# Numbers shown under each generated video (when available), in this order: label and format.
+_CAPTION_LABELS = {
+    "motion_speed": ("speed", "{:.2f} px/f"),
+    "motion_direction_deg": ("direction", "{:.0f}°"),
+    "turn_rate_deg": ("turn", "{:+.1f}°/f"),
+    "warping_error": ("warp err", "{:.4f}"),
+    "first_frame_psnr": ("frame-1 PSNR", "{:.1f} dB"),
+    "continuation_psnr": ("cont. PSNR", "{:.1f} dB"),
+    "alignment": ("CLIP align", "{:.1f}"),
+}
+
+_STYLE = """
+:root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --panel: #ffffff; --bg: #f3f5f8;
+        --ok: #1f7a45; --ok-bg: #e3f4ea; --no: #8a3b2e; --no-bg: #f8e6e2; --accent: #3056a8; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+header.page, main, footer { max-width: 1180px; margin: 0 auto; padding: 0 24px; }
+header.page { padding-top: 28px; }
+h1 { font-size: 26px; margin: 0 0 6px; }
+h2 { font-size: 21px; margin: 0 0 4px; }
+h3 { font-size: 15px; margin: 22px 0 10px; color: var(--muted); text-transform: uppercase;
+     letter-spacing: .04em; }
+p { margin: 6px 0; }
+.lede { color: var(--muted); max-width: 900px; }
+nav { margin: 12px 0 0; display: flex; gap: 8px; flex-wrap: wrap; }
+nav a { color: var(--accent); text-decoration: none; border: 1px solid var(--line); background: var(--panel);
+        border-radius: 999px; padding: 2px 12px; }
+section { background: var(--panel); border: 1px solid var(--line); border-radius: 10px;
+          padding: 20px 22px; margin: 22px 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { color: var(--muted); font-weight: 600; }
+.scroll { overflow-x: auto; }
+.prompt { font-size: 16px; }
+.criterion { color: var(--muted); }
+.headline { display: flex; gap: 14px; flex-wrap: wrap; margin: 14px 0 4px; }
+.stat { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 150px; }
+.stat .value { font-size: 24px; font-weight: 650; }
+.stat .label { color: var(--muted); font-size: 13px; }
+.stat.tuned { border-color: var(--accent); }
+.strip { display: flex; gap: 12px; flex-wrap: wrap; }
+figure { margin: 0; }
+img.video { width: 160px; height: auto; image-rendering: pixelated; display: block;
+            border-radius: 4px; background: #000; }
+.strip img.video { width: 128px; }
+.strip figcaption { color: var(--muted); font-size: 12px; max-width: 128px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
+.card .title { font-size: 14px; margin-bottom: 8px; }
+.card .title .id { color: var(--muted); font-family: ui-monospace, monospace; font-size: 12px; }
+.pair { display: flex; gap: 14px; }
+.pair figcaption { font-size: 12px; margin-top: 4px; width: 160px; }
+.variant { font-weight: 650; }
+.badge { display: inline-block; border-radius: 4px; padding: 0 6px; font-size: 12px; margin-left: 4px; }
+.badge.ok { color: var(--ok); background: var(--ok-bg); }
+.badge.no { color: var(--no); background: var(--no-bg); }
+dl.nums { display: grid; grid-template-columns: auto 1fr; gap: 0 8px; margin: 4px 0 0; }
+dl.nums dt { color: var(--muted); }
+dl.nums dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
+.notes { color: var(--muted); font-size: 13px; }
+.gain-pos { color: var(--ok); }
+.gain-neg { color: var(--no); }
+footer { color: var(--muted); font-size: 13px; padding-bottom: 28px; }
+"""
+
+
+def render_index_html(evaluations: Sequence[MotionEvaluation]) -> str:
+    """The whole page for `evaluations` (one section per motion, in the given order)."""
+    nav = "".join(f'<a href="#{_anchor(e.motion)}">{escape(e.motion)}</a>' for e in evaluations)
+    body = [
+        '<header class="page">',
+        "<h1>lamp · evaluation report</h1>",
+        '<p class="lede">For each motion: its reference clips (the training videos), then every evaluation '
+        "prompt generated by the <b>tuned</b> model beside the <b>untuned</b> model (the freshly inflated "
+        "base, with the same prompt, seed and first frame), with their numbers. "
+        "<b>Learned</b> marks a video that moves the way the motion was learned.</p>",
+        f"<nav>{nav}</nav>",
+        "</header>",
+        "<main>",
+        _overview(evaluations),
+        *(_motion_section(evaluation) for evaluation in evaluations),
+        "</main>",
+        "<footer>Written by <code>python -m stages.report</code>. Metric definitions: docs/METRICS.md; "
+        "the learned-motion criterion: docs/EVALUATION.md; all numbers also in reports/compare.md and "
+        "reports/&lt;motion&gt;/metrics.json.</footer>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>lamp · evaluation report</title>\n"
+        f"<style>{_STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def _anchor(motion: str) -> str:
+    return "motion-" + quote(motion, safe="")
+
+
+def _overview(evaluations: Sequence[MotionEvaluation]) -> str:
+    headline = [metric_info(name) for name in ("learned_fraction", "motion_fidelity", "warping_error")]
+    head = "".join(f"<th>{escape(info.label)} {info.arrow}<br>tuned / untuned</th>" for info in headline)
+    rows = []
+    for evaluation in evaluations:
+        cells = "".join(
+            f"<td><b>{info.format(evaluation.value('tuned', info.name))}</b> / "
+            f"{info.format(evaluation.value('untuned', info.name))}</td>"
+            for info in headline
+        )
+        link = f'<a href="#{_anchor(evaluation.motion)}">{escape(evaluation.motion)}</a>'
+        rows.append(f"<tr><td>{link}</td><td>{evaluation.metrics.get('n_videos', '')}</td>{cells}</tr>")
+    return (
+        '<section class="overview"><h2>Overview</h2>'
+        '<div class="scroll"><table><thead><tr><th>motion</th><th>videos</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="notes">Every metric of every motion: reports/compare.md.</p></section>'
+    )
+
+
+def _motion_section(evaluation: MotionEvaluation) -> str:
+    rows = evaluation.videos
+    references = [row for row in rows if row["variant"] == "reference" and row.get("media")]
+    criterion = evaluation.criterion or "no expected_motion declared in params.yaml, so none is counted"
+    parts = [
+        f'<section class="motion" id="{_anchor(evaluation.motion)}">',
+        f"<h2>{escape(evaluation.motion)}</h2>",
+        f'<p class="prompt">Prompt: “{escape(evaluation.prompt)}”</p>',
+        f'<p class="criterion"><b>Learned motion:</b> {escape(criterion)}.</p>',
+        _headline(evaluation),
+        "<h3>Reference clips</h3>",
+        '<div class="strip">'
+        + "".join(_reference_figure(evaluation.motion, row) for row in references)
+        + "</div>",
+        "<h3>Generated videos: tuned beside untuned</h3>",
+        '<div class="cards">' + "".join(_cards(evaluation)) + "</div>",
+        "<h3>All metrics</h3>",
+        _metrics_table(evaluation),
+        _notes(evaluation),
+        "</section>",
+    ]
+    return "\n".join(parts)
+
+
+def _fraction_text(evaluation: MotionEvaluation, group: str) -> str:
+    rows = [r for r in evaluation.videos if r["variant"] == group and r.get("learned") is not None]
+    if not rows:
+        return "n/a"
+    learned = sum(1 for r in rows if r["learned"])
+    return f"{learned}/{len(rows)}"
+
+
+def _headline(evaluation: MotionEvaluation) -> str:
+    stats = []
+    for group, label in (("tuned", "tuned"), ("untuned", "untuned"), ("reference", "reference clips")):
+        value = evaluation.value(group, "learned_fraction")
+        shown = "n/a" if value is None else f"{value:.0%}"
+        stats.append(
+            f'<div class="stat {group}"><div class="value">{shown}</div>'
+            f'<div class="label">{label}: learned motion ({_fraction_text(evaluation, group)})</div></div>'
+        )
+    return '<div class="headline">' + "".join(stats) + "</div>"
+
+
+def _media_src(motion: str, media: str) -> str:
+    return escape(quote(f"{motion}/{media}"))
+
+
+def _reference_figure(motion: str, row: dict[str, Any]) -> str:
+    caption = escape(str(row.get("prompt") or row["video_id"]))
+    return (
+        f'<figure><img class="video" src="{_media_src(motion, row["media"])}" alt="reference clip '
+        f'{escape(row["video_id"])}"><figcaption>{escape(row["video_id"])} · {caption}</figcaption></figure>'
+    )
+
+
+def _cards(evaluation: MotionEvaluation) -> Iterable[str]:
+    by_variant = {variant: {} for variant in VARIANTS}
+    for row in evaluation.videos:
+        if row["variant"] in by_variant:
+            by_variant[row["variant"]][row["video_id"]] = row
+    for video_id, tuned in by_variant["tuned"].items():
+        pair = [tuned, by_variant["untuned"].get(video_id)]
+        figures = "".join(_video_figure(evaluation.motion, row) for row in pair if row is not None)
+        seed = "" if tuned.get("seed") is None else f" · seed {escape(str(tuned['seed']))}"
+        source = escape(str(tuned.get("first_frame_source") or ""))
+        yield (
+            f'<article class="card"><div class="title">“{escape(str(tuned["prompt"]))}”{seed}'
+            f' <span class="id">{escape(video_id)} · first frame: {source}</span></div>'
+            f'<div class="pair">{figures}</div></article>'
+        )
+
+
+def _video_figure(motion: str, row: dict[str, Any]) -> str:
+    variant = escape(row["variant"])
+    if row.get("learned") is None:
+        badge = ""
+    elif row["learned"]:
+        badge = '<span class="badge ok">✓ learned</span>'
+    else:
+        badge = '<span class="badge no">✗ not learned</span>'
+    image = (
+        f'<img class="video" src="{_media_src(motion, row["media"])}" alt="{variant} video '
+        f'{escape(row["video_id"])}">'
+        if row.get("media")
+        else ""
+    )
+    numbers = "".join(
+        f"<dt>{label}</dt><dd>{template.format(_shown(name, row[name]))}</dd>"
+        for name, (label, template) in _CAPTION_LABELS.items()
+        if row.get(name) is not None
+    )
+    return (
+        f'<figure>{image}<figcaption><span class="variant">{variant}</span>{badge}'
+        f'<dl class="nums">{numbers}</dl></figcaption></figure>'
+    )
+
+
+def _shown(name: str, value: float) -> float:
+    """Directions are printed in whole degrees in [0, 360): 359.7 shows as 0, not 360."""
+    return round(value) % 360 if name == "motion_direction_deg" else value
+
+
+def _metrics_table(evaluation: MotionEvaluation) -> str:
+    rows = []
+    for info in METRICS:
+        values = [evaluation.value(group, info.name) for group in ("tuned", "untuned")]
+        if all(value is None for value in values) and evaluation.reason("tuned", info.name) is None:
+            continue  # not measured for this motion at all
+        gain = evaluation.value("gain", info.name)
+        reference = evaluation.value("reference", info.name) if info.name in REFERENCE_METRICS else None
+        unit = f" ({escape(info.unit)})" if info.unit else ""
+        rows.append(
+            f"<tr><td>{escape(info.label)}{unit} {info.arrow}</td>"
+            f"<td><b>{info.format(values[0])}</b></td><td>{info.format(values[1])}</td>"
+            f"{_gain_cell(info, gain)}<td>{'' if reference is None else info.format(reference)}</td></tr>"
+        )
+    return (
+        '<div class="scroll"><table class="metrics"><thead><tr><th>metric</th><th>tuned</th><th>untuned</th>'
+        f"<th>gain</th><th>references</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _gain_cell(info: MetricInfo, gain: float | None) -> str:
+    if gain is None:
+        return "<td>n/a</td>"
+    better = {"higher": gain > 0, "lower": gain < 0}.get(info.better)
+    worse = {"higher": gain < 0, "lower": gain > 0}.get(info.better)
+    css = ' class="gain-pos"' if better else ' class="gain-neg"' if worse else ""
+    return f"<td{css}>{gain:+.{info.decimals}f}</td>"
+
+
+def _notes(evaluation: MotionEvaluation) -> str:
+    reasons: dict[str, list[str]] = {}
+    for info in METRICS:
+        for group in ("tuned", "untuned", "reference"):
+            reason = evaluation.reason(group, info.name)
+            if reason is not None and info.label not in reasons.setdefault(reason, []):
+                reasons[reason].append(info.label)
+    if not reasons:
+        return ""
+    items = "".join(
+        f"<li>{escape(', '.join(labels))}: {escape(reason)}</li>" for reason, labels in reasons.items()
+    )
+    return f'<div class="notes">n/a:<ul>{items}</ul></div>'

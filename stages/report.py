@@ -1,0 +1,36 @@
+"""DVC stage `report`: every motion's evaluation -> reports/compare.md, reports/index.html, bar plot data.
+
+python -m stages.report
+
+Reads reports/evaluations/<motion>.json for each motion of params.yaml (written by `evaluate@<motion>`)
+and writes reports/compare.md, reports/index.html and reports/motion_metrics.csv (DVC plots).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lamp_core.params import ParamsError, load_params
+from lamp_core.report import ReportError, write_cross_motion_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stages.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--reports-dir", default="reports", help="reports folder (default: reports)")
+    args = parser.parse_args(argv)
+    try:
+        motions = load_params(args.params).get("motions") or {}
+        if not isinstance(motions, dict) or not motions:
+            raise ParamsError(f"{args.params}: `motions:` lists no motion to report on")
+        paths = write_cross_motion_report(list(motions), args.reports_dir)
+    except (ParamsError, ReportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {len(motions)} motion(s) -> {', '.join(str(path) for path in paths)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

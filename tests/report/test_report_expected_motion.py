@@ -1,0 +1,87 @@
+"""The learned-motion criteria: parsing from params.yaml, and what they accept."""
+
+import cv2
+import numpy as np
+import pytest
+from sample_folders import SIZE, eval_scenes, still_video
+
+from lamp_core.metrics import moves_in_direction
+from lamp_core.params import ParamsError
+from lamp_core.report import (
+    DirectionCriterion,
+    RotationCriterion,
+    expected_motion_from_params,
+    measure_motion,
+)
+from lamp_core.synthetic import render_clip
+
+
+def _rendered(motion, n, seed=7, mirror=False):
+    videos = [render_clip(scene, 8, SIZE, SIZE) for scene in eval_scenes(motion, n, seed)]
+    return [np.ascontiguousarray(v[:, :, ::-1]) if mirror else v for v in videos]
+
+
+def test_params_entries_become_criteria():
+    assert expected_motion_from_params(None, "m") is None
+    assert expected_motion_from_params({"direction_deg": 90}, "m") == DirectionCriterion(90.0)
+    rotation = expected_motion_from_params({"rotation": "counterclockwise", "min_turn_deg": 2}, "m")
+    assert rotation == RotationCriterion("counterclockwise", min_turn_deg=2.0)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("right", "expected a mapping"),
+        ({}, "exactly one of"),
+        ({"direction_deg": 0, "rotation": "clockwise"}, "exactly one of"),
+        ({"direction_deg": 0, "speed": 1}, "unknown keys speed"),
+        ({"direction_deg": "east"}, "not a number"),
+        ({"direction_deg": 0, "tolerance_deg": 0}, "tolerance_deg"),
+        ({"rotation": "sideways"}, "rotation must be one of"),
+        ({"rotation": "clockwise", "min_turn_deg": 50}, "min_turn_deg < max_turn_deg"),
+        ({"rotation": "clockwise", "min_consistency": 2}, "min_consistency"),
+        ({"rotation": "clockwise", "min_speed": -1}, "min_speed"),
+    ],
+)
+def test_bad_entries_are_refused_with_the_key_named(entry, message):
+    with pytest.raises(ParamsError, match=message) as error:
+        expected_motion_from_params(entry, "spin")
+    assert "motions.spin.expected_motion" in str(error.value)
+
+
+def test_the_direction_criterion_is_moves_in_direction():
+    videos = _rendered("slide_right", 3) + _rendered("slide_right", 2, mirror=True) + _rendered("orbit", 3)
+    videos.append(still_video(eval_scenes("slide_right", 1)[0]))
+    for angle in (0.0, 180.0):
+        criterion = DirectionCriterion(angle)
+        verdicts = [criterion.accepts(measure_motion(video)) for video in videos]
+        assert verdicts == [moves_in_direction(video, angle) for video in videos]
+    assert verdicts[3:5] == [True, True]  # the mirrored slides move left
+
+
+def test_orbits_pass_the_rotation_criterion_and_other_motions_do_not():
+    clockwise = RotationCriterion("clockwise")
+    assert all(clockwise.accepts(measure_motion(v)) for v in _rendered("orbit", 12, seed=3))
+    assert not any(clockwise.accepts(measure_motion(v)) for v in _rendered("orbit", 6, mirror=True))
+    assert all(
+        RotationCriterion("counterclockwise").accepts(measure_motion(v))
+        for v in _rendered("orbit", 6, mirror=True)
+    )
+    assert not any(clockwise.accepts(measure_motion(v)) for v in _rendered("slide_right", 6))
+    assert not clockwise.accepts(measure_motion(still_video(eval_scenes("orbit", 1)[0])))
+
+
+def test_random_flicker_rarely_passes_the_rotation_criterion():
+    rng = np.random.default_rng(0)
+    criterion = RotationCriterion("clockwise")
+    passed = 0
+    for _ in range(40):
+        coarse = rng.integers(0, 255, (8, 8, 8, 3)).astype(np.float32)
+        video = np.stack([cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in coarse])
+        passed += criterion.accepts(measure_motion(video.clip(0, 255).astype(np.uint8)))
+    assert passed <= 4
+
+
+def test_criteria_describe_themselves():
+    assert "0° (right)" in DirectionCriterion(0).describe()
+    assert "clockwise" in RotationCriterion("clockwise").describe()

@@ -1,0 +1,54 @@
+"""Turn statistics of a video's motion: the measure behind the rotation criterion."""
+
+import numpy as np
+import pytest
+from sample_folders import SIZE, eval_scenes, still_video
+
+from lamp_core.report import measure_motion
+from lamp_core.report.video_motion import turn_statistics
+from lamp_core.synthetic import render_clip
+
+
+def test_an_orbit_turns_clockwise_at_its_angular_speed():
+    for scene in eval_scenes("orbit", 4):
+        motion = measure_motion(render_clip(scene, 8, SIZE, SIZE))
+        orbit_radius = float(np.hypot(*np.subtract(scene.start, scene.pivot)))
+        angular_speed_deg = np.degrees(scene.speed / orbit_radius)
+        assert motion.turn_rate_deg == pytest.approx(angular_speed_deg, abs=2.0)
+        assert motion.clockwise_fraction == 1.0
+
+
+def test_a_mirrored_orbit_turns_counterclockwise():
+    for scene in eval_scenes("orbit", 3):
+        clockwise = measure_motion(render_clip(scene, 8, SIZE, SIZE))
+        mirrored = measure_motion(np.ascontiguousarray(render_clip(scene, 8, SIZE, SIZE)[:, :, ::-1]))
+        assert mirrored.turn_rate_deg == pytest.approx(-clockwise.turn_rate_deg, abs=2.0)
+        assert mirrored.clockwise_fraction == 0.0
+
+
+def test_a_slide_does_not_turn_and_a_still_video_has_no_turn():
+    for scene in eval_scenes("slide_right", 3):
+        assert abs(measure_motion(render_clip(scene, 8, SIZE, SIZE)).turn_rate_deg) < 1.0
+    still = measure_motion(still_video(eval_scenes("slide_right", 1)[0]))
+    assert still.turn_rate_deg is None and still.clockwise_fraction is None
+    assert still.as_metrics()["turn_rate_deg"] is None
+
+
+def _uniform_flow(vectors):
+    """A flow field (P, 4, 4, 2) whose pair p moves every pixel by vectors[p]."""
+    return np.broadcast_to(np.asarray(vectors, dtype=np.float32)[:, None, None, :], (len(vectors), 4, 4, 2))
+
+
+def test_turns_across_a_still_pair_are_spread_over_the_frames_they_span():
+    # right, (still), down, left: +90 degrees over 2 frames, then +90 over 1 frame -> 180 / 3 per frame
+    flow = _uniform_flow([(1, 0), (0, 0), (0, 1), (-1, 0)])
+    rate, clockwise = turn_statistics(flow, min_magnitude=0.25)
+    assert rate == pytest.approx(60.0)
+    assert clockwise == 1.0
+
+
+def test_turns_wrap_around_the_circle():
+    # 350 degrees then 10 degrees: a turn of +20, not -340
+    angles = np.radians([350.0, 10.0])
+    rate, _ = turn_statistics(_uniform_flow(np.stack([np.cos(angles), np.sin(angles)], axis=1)), 0.25)
+    assert rate == pytest.approx(20.0, abs=1e-4)
