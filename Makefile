@@ -33,3 +33,8 @@ format: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# A local Prefect server (SQLite, 127.0.0.1:4200) and the flows served as deployments (docs/ORCHESTRATION.md).
+.PHONY: ui
+ui: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m flows.serve
