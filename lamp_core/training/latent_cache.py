@@ -1,0 +1,155 @@
+"""Training inputs computed once per run, not every step: VAE latents of the clip frames, caption embeddings.
+
+Each frame is encoded twice, as is and mirrored left-right, so a flipped window uses the true encoding of
+the flipped frames (a VAE is not mirror-symmetric, so flipping latents would not be exact). The cache
+keeps the latent distribution (mean and standard deviation, scaled by the VAE's `scaling_factor`) and
+draws a fresh sample for every window, as encoding every step would. Captions are embedded once per
+distinct caption.
+
+The cache can be saved beside the checkpoints, so a resumed run does not encode again; its fingerprint
+(base weights and data) decides whether a saved cache is still valid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .errors import CheckpointError
+from .window_dataset import Window
+
+LATENT_CACHE_FILE = "latents.safetensors"
+
+
+@dataclass(frozen=True)
+class LatentCache:
+    """Scaled VAE latent distributions of every clip (plain and mirrored) and the caption embeddings.
+
+    mean, std: one tensor per clip, (2, frames, channels, height, width); index 0 plain, 1 mirrored.
+    text: (n_captions, tokens, dim) embeddings; caption_index: (n_clips,) row of `text` for each clip.
+    """
+
+    mean: tuple[torch.Tensor, ...]
+    std: tuple[torch.Tensor, ...]
+    text: torch.Tensor
+    caption_index: torch.Tensor
+    fingerprint: str
+
+    @property
+    def clip_lengths(self) -> list[int]:
+        return [m.shape[1] for m in self.mean]
+
+    def videos(
+        self, windows: Sequence[Window], frames: Sequence[np.ndarray], generator: torch.Generator
+    ) -> torch.Tensor:
+        """Latent videos (batch, channels, frames, height, width) of `windows`, one latent sample each.
+
+        frames: the clip frame indices of each window (see `WindowSampler.frame_indices`).
+        """
+        videos = []
+        for window, index in zip(windows, frames, strict=True):
+            rows = torch.as_tensor(index, dtype=torch.long)
+            side = int(window.flip)
+            mean = self.mean[window.clip][side].index_select(0, rows)
+            std = self.std[window.clip][side].index_select(0, rows)
+            eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+            videos.append((mean + std * eps).transpose(0, 1))  # (C, F, h, w)
+        return torch.stack(videos)
+
+    def text_embeddings(self, windows: Sequence[Window]) -> torch.Tensor:
+        """Caption embeddings (batch, tokens, dim) of the clips of `windows`."""
+        rows = self.caption_index[torch.as_tensor([w.clip for w in windows], dtype=torch.long)]
+        return self.text.index_select(0, rows)
+
+    def save(self, path: str | Path) -> None:
+        """Write to `path` (temporary name, then rename); CheckpointError if it cannot be written."""
+        path = Path(path)
+        tensors = {"text": self.text.contiguous(), "caption_index": self.caption_index.contiguous()}
+        for i, (mean, std) in enumerate(zip(self.mean, self.std, strict=True)):
+            tensors[f"mean.{i:04d}"] = mean.contiguous()
+            tensors[f"std.{i:04d}"] = std.contiguous()
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_file(
+                tensors, partial, metadata={"fingerprint": self.fingerprint, "clips": str(len(self.mean))}
+            )
+            os.replace(partial, path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise CheckpointError(path, f"cannot write the latent cache ({exc.strerror or exc})") from None
+
+    @classmethod
+    def load(cls, path: str | Path, fingerprint: str) -> LatentCache | None:
+        """The cache saved at `path` if it exists and has `fingerprint`, else None."""
+        path = Path(path)
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = handle.metadata() or {}
+            if meta.get("fingerprint") != fingerprint:
+                return None
+            tensors = load_file(path)
+            n = int(meta["clips"])
+            return cls(
+                mean=tuple(tensors[f"mean.{i:04d}"] for i in range(n)),
+                std=tuple(tensors[f"std.{i:04d}"] for i in range(n)),
+                text=tensors["text"],
+                caption_index=tensors["caption_index"],
+                fingerprint=fingerprint,
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, SafetensorError, KeyError, ValueError):
+            return None  # unreadable or from an older layout: encode again
+
+
+@torch.no_grad()
+def build_latent_cache(
+    clips: Sequence[np.ndarray],
+    captions: Sequence[str],
+    vae: nn.Module,
+    tokenizer,
+    text_encoder: nn.Module,
+    fingerprint: str,
+    device: torch.device | str = "cpu",
+    chunk: int = 16,
+) -> LatentCache:
+    """Encode every frame of `clips` (uint8 (T, H, W, 3) each) plain and mirrored, and embed `captions`.
+
+    `captions[i]` is the caption of clip i. The VAE runs in chunks of `chunk` images on `device`; the
+    cache lives on the CPU (float32).
+    """
+    scale = float(vae.config.scaling_factor)
+    means, stds = [], []
+    for frames in clips:
+        pixels = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
+        both = torch.cat([pixels, pixels.flip(-1)])
+        mean_parts, std_parts = [], []
+        for batch in both.split(chunk):
+            images = (batch.to(device=device, dtype=vae.dtype) / 127.5 - 1.0).contiguous()
+            dist = vae.encode(images).latent_dist
+            mean_parts.append((dist.mean * scale).float().cpu())
+            std_parts.append((dist.std * scale).float().cpu())
+        length = len(frames)
+        means.append(torch.cat(mean_parts).unflatten(0, (2, length)))
+        stds.append(torch.cat(std_parts).unflatten(0, (2, length)))
+
+    distinct = sorted(set(captions))
+    tokens = tokenizer(
+        distinct,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
+    text = text_encoder(tokens.to(device))[0].float().cpu()
+    caption_index = torch.tensor([distinct.index(c) for c in captions], dtype=torch.long)
+    return LatentCache(tuple(means), tuple(stds), text, caption_index, fingerprint)

@@ -1,0 +1,190 @@
+"""The settings of LAMP tuning: the `tune:` and `model:` sections of params.yaml, checked once.
+
+The motion's W x H, frames per window and stride come from `defaults:`/`motions:` (`MotionConfig`); the
+base model from `base.model`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig, InflationError
+
+from .errors import TuneSettingsError
+
+PARAMS_FILE = Path("params.yaml")
+MIXED_PRECISION = ("no", "fp16", "bf16")
+# diffusers.optimization.get_scheduler names that need no more than warm-up and total steps.
+LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
+# Settings that change how often things happen, not what is learned: a checkpoint written under other
+# values of these is resumed from.
+_SCHEDULE_ONLY = (
+    "steps",
+    "checkpoint_every",
+    "validate_every",
+    "log_every",
+    "validation",
+    "num_processes",
+    "threads",
+)
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """One tuning run's settings (`tune:` in params.yaml). Defaults are the tiny CPU model's.
+
+    The paper's values (SD 1.4, GPU): steps 30000 (10k-20k usually suffice), learning_rate 3e-5,
+    batch_size 1, mixed_precision fp16, gradient_checkpointing true.
+    """
+
+    steps: int = 400
+    learning_rate: float = 1e-3
+    batch_size: int = 2  # videos per step and per process
+    seed: int = 0
+    lr_scheduler: str = "constant"
+    lr_warmup_steps: int = 0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_weight_decay: float = 1e-2
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    flip_p: float = 0.5
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    use_8bit_adam: bool = False
+    num_processes: int = 1
+    threads: int = 1  # torch CPU threads per process (0: torch's default)
+    checkpoint_every: int = 100
+    validate_every: int = 200  # 0: no validation videos
+    log_every: int = 10
+    validation: dict[str, Any] = field(default_factory=dict)  # passed to the sampler
+
+    def __post_init__(self) -> None:
+        where = PARAMS_FILE
+        positive = ("steps", "batch_size", "num_processes", "checkpoint_every", "log_every")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TuneSettingsError(where, f"tune.{name} must be a positive integer, not {value!r}")
+        for name in ("seed", "lr_warmup_steps", "validate_every", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TuneSettingsError(where, f"tune.{name} must be an integer >= 0, not {value!r}")
+        for name in ("learning_rate", "adam_epsilon", "max_grad_norm"):
+            value = getattr(self, name)
+            if not _is_number(value) or not value > 0 or not math.isfinite(value):
+                raise TuneSettingsError(where, f"tune.{name} must be a positive number, not {value!r}")
+        for name in ("adam_beta1", "adam_beta2", "flip_p"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value <= 1:
+                raise TuneSettingsError(where, f"tune.{name} must be between 0 and 1, not {value!r}")
+        if not _is_number(self.adam_weight_decay) or self.adam_weight_decay < 0:
+            raise TuneSettingsError(
+                where, f"tune.adam_weight_decay must be >= 0, not {self.adam_weight_decay!r}"
+            )
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise TuneSettingsError(
+                where,
+                f"tune.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
+                f'not {self.mixed_precision!r} (quote "no": bare no is a YAML boolean)',
+            )
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            raise TuneSettingsError(
+                where,
+                f"tune.lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}, not {self.lr_scheduler!r}",
+            )
+        for name in ("gradient_checkpointing", "use_8bit_adam"):
+            if not isinstance(getattr(self, name), bool):
+                raise TuneSettingsError(
+                    where, f"tune.{name} must be true or false, not {getattr(self, name)!r}"
+                )
+        if not isinstance(self.validation, dict):
+            raise TuneSettingsError(where, f"tune.validation must be a mapping, not {self.validation!r}")
+        if self.use_8bit_adam and importlib.util.find_spec("bitsandbytes") is None:
+            raise TuneSettingsError(
+                where,
+                "tune.use_8bit_adam is true but bitsandbytes is not installed "
+                "(pip install bitsandbytes, on a CUDA machine), or set it to false",
+            )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> TuneSettings:
+        """Build from the `tune:` mapping; unknown keys are an error naming them."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TuneSettingsError(
+                PARAMS_FILE,
+                f"unknown tune settings: {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+            )
+        if values.get("mixed_precision") is False:  # YAML reads a bare `no` as false
+            values["mixed_precision"] = "no"
+        for name in ("learning_rate", "adam_epsilon", "adam_weight_decay"):
+            if isinstance(values.get(name), str):  # YAML 1.1 reads `1e-3` (no dot) as a string
+                try:
+                    values[name] = float(values[name])
+                except ValueError:
+                    raise TuneSettingsError(
+                        PARAMS_FILE, f"tune.{name}: {values[name]!r} is not a number"
+                    ) from None
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the model card's record)."""
+        return asdict(self)
+
+    def learning_fields(self) -> dict[str, Any]:
+        """The settings that change what is learned (a checkpoint resumes only under equal values)."""
+        record = {k: v for k, v in self.to_dict().items() if k not in _SCHEDULE_ONLY}
+        if self.lr_scheduler not in ("constant", "constant_with_warmup"):
+            record["steps"] = self.steps  # the learning-rate curve depends on the total
+        return record
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How the base is inflated and what is tuned (`model:` in params.yaml; generate reads it too)."""
+
+    inflation: InflationConfig = field(default_factory=InflationConfig)
+    trainable_patterns: tuple[str, ...] = DEFAULT_TRAINABLE_PATTERNS
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> ModelSettings:
+        """Build from the `model:` mapping: `group_norm`, `temporal_kernel_size`, `trainable` (glob list)."""
+        values = dict(values or {})
+        trainable = values.pop("trainable", None)
+        try:
+            inflation = InflationConfig.from_dict(values)
+        except (InflationError, TypeError) as exc:
+            raise TuneSettingsError(PARAMS_FILE, f"model: {exc}") from None
+        if trainable is None:
+            patterns = DEFAULT_TRAINABLE_PATTERNS
+        elif isinstance(trainable, list) and trainable and all(isinstance(p, str) for p in trainable):
+            patterns = tuple(trainable)
+        else:
+            raise TuneSettingsError(
+                PARAMS_FILE, f"model.trainable must be a list of glob patterns, not {trainable!r}"
+            )
+        return cls(inflation=inflation, trainable_patterns=patterns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.inflation.to_dict(), "trainable": list(self.trainable_patterns)}
+
+
+def base_source(params: dict[str, Any]) -> str:
+    """The SD 1.x base every stage uses: `base.model` (a folder, a hub id or a single checkpoint file)."""
+    source = (params.get("base") or {}).get("model")
+    if not isinstance(source, str) or not source.strip():
+        raise TuneSettingsError(
+            PARAMS_FILE, "`base.model` is not set (the SD 1.x base to tune: folder, hub id or file)"
+        )
+    return source
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,81 @@
+"""Publishing a motion: all files appear at once, an earlier artifact survives a kill mid-swap."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from diffusers import UNet2DConditionModel
+
+from lamp_core.model import BaseIdentity, LAMPUNet, read_motion_config
+from lamp_core.training import publish_motion
+from lamp_core.training.publish import previous_folder, recover_interrupted_publish, staging_folder
+
+CARD = {
+    "motion": "slide",
+    "prompt": "a square sliding right",
+    "base": {"source": "tests/tiny", "content_hash": "sha256:" + "0" * 64},
+    "steps": 3,
+    "final_loss": 0.5,
+    "params": {
+        "tune": {
+            "batch_size": 1,
+            "learning_rate": 1e-3,
+            "lr_scheduler": "constant",
+            "adam_beta1": 0.9,
+            "adam_beta2": 0.999,
+            "adam_weight_decay": 0.01,
+            "mixed_precision": "no",
+            "seed": 0,
+        },
+        "motion": {"n_frames": 4, "sample_rate": 1, "width": 16, "height": 16},
+    },
+    "data": {"clips": 4, "frames_sha256": "sha256:" + "1" * 64},
+    "training": {"num_processes": 1, "optimizer": "AdamW", "trainable_parameters": 1000},
+    "code": {"lamp": "0.1.0", "git_commit": "abc"},
+}
+
+
+def _unet() -> LAMPUNet:
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    return LAMPUNet.from_unet2d(unet, base_identity=BaseIdentity("tests/tiny", CARD["base"]["content_hash"]))
+
+
+def test_publishing_replaces_an_earlier_artifact_whole(tmp_path) -> None:
+    output = tmp_path / "motions" / "slide"
+    output.mkdir(parents=True)
+    (output / "stale.txt").write_text("from an earlier run")
+    publish_motion(output, _unet(), metadata={"steps": 3}, card=CARD)
+    names = sorted(p.name for p in output.iterdir())
+    assert names == ["README.md", "model_card.json", "motion.safetensors", "motion_config.json"]
+    assert json.loads((output / "model_card.json").read_text())["steps"] == 3
+    assert read_motion_config(output).metadata == {"steps": 3}
+    assert "# LAMP motion: slide" in (output / "README.md").read_text()
+    assert sorted(p.name for p in output.parent.iterdir()) == ["slide"]
+
+
+def test_a_kill_between_the_two_renames_gets_the_earlier_artifact_back(tmp_path) -> None:
+    output = tmp_path / "slide"
+    publish_motion(output, _unet(), metadata={"steps": 3}, card=CARD)
+    before = {p.name: p.read_bytes() for p in output.iterdir()}
+    # the state a kill leaves after `output -> .slide.old` and before `.slide.partial -> output`
+    staging_folder(output).mkdir()
+    (staging_folder(output) / "motion.safetensors").write_bytes(b"half-written")
+    os.replace(output, previous_folder(output))
+
+    recover_interrupted_publish(output)
+    assert {p.name: p.read_bytes() for p in output.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slide"]
