@@ -24,6 +24,7 @@ from lamp_core.report import (
     load_motion_samples,
     write_motion_outputs,
 )
+from lamp_core.stage_timing import run_timed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,4 +75,4 @@ def _learned_line(metrics: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_timed(main))

@@ -11,6 +11,7 @@ import sys
 
 from lamp_core.data import DataError, IngestSettings, ingest_motion, motion_paths
 from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.stage_timing import run_timed
 from lamp_core.video import VideoError
 
 
@@ -37,4 +38,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_timed(main))

@@ -13,6 +13,7 @@ import sys
 
 from lamp_core.params import ParamsError, load_params
 from lamp_core.report import ReportError, write_cross_motion_report
+from lamp_core.stage_timing import run_timed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,4 +34,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_timed(main))

@@ -20,6 +20,7 @@ import torch
 from lamp_core.data import DataError, motion_paths
 from lamp_core.model import ModelError
 from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.stage_timing import run_timed
 from lamp_core.training import (
     ModelSettings,
     TuneError,
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         motion_paths(args.motion, args.data_dir)  # refuses names unfit for a folder
         job = TuneJob(
             motion=motion,
-            tune=TuneSettings.from_dict(params.get("tune")),
+            tune=TuneSettings.for_motion(params.get("tune"), motion),
             model=ModelSettings.from_dict(params.get("model")),
             base=base_source(params),
             paths=TunePaths.for_motion(args.motion, args.data_dir, args.reports_dir),
@@ -99,4 +100,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_timed(main))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig, InflationError
+from lamp_core.params import MotionConfig
 
 from .errors import TuneSettingsError
 
@@ -133,6 +134,23 @@ class TuneSettings:
                         PARAMS_FILE, f"tune.{name}: {values[name]!r} is not a number"
                     ) from None
         return cls(**values)
+
+    @classmethod
+    def for_motion(cls, values: dict[str, Any] | None, motion: MotionConfig) -> TuneSettings:
+        """`tune:` overlaid with the motion's own `motions.<name>.tune:` mapping, if it has one.
+
+        A direction-specific motion sets `tune: {flip_p: 0}` there: a mirrored window of "slide right"
+        slides left, and a mirrored orbit turns the other way.
+        """
+        overrides = motion.get("tune")
+        if overrides is None:
+            return cls.from_dict(values)
+        if not isinstance(overrides, dict):
+            raise TuneSettingsError(
+                PARAMS_FILE,
+                f"motions.{motion.name}.tune must be a mapping of tune settings, not {overrides!r}",
+            )
+        return cls.from_dict({**(values or {}), **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the model card's record)."""

@@ -1,0 +1,36 @@
+"""The project's own tiny text-to-image base model, in the formats of an SD 1.x diffusers folder."""
+
+from lamp_core.tiny_base.components import (
+    TinyBaseError,
+    build_tiny_sd_components,
+    save_tiny_sd,
+    sd1_scheduler,
+)
+from lamp_core.tiny_base.evaluate import (
+    caption_fidelity,
+    describe_image,
+    image_grid,
+    load_pipeline,
+    sample_images,
+)
+from lamp_core.tiny_base.model_card import write_model_card
+from lamp_core.tiny_base.pretrain import PretrainConfig, pretrain_tiny_sd
+from lamp_core.tiny_base.tokenizer import caption_corpus, save_clip_tokenizer, train_clip_bpe
+
+__all__ = [
+    "PretrainConfig",
+    "TinyBaseError",
+    "build_tiny_sd_components",
+    "caption_corpus",
+    "caption_fidelity",
+    "describe_image",
+    "image_grid",
+    "load_pipeline",
+    "pretrain_tiny_sd",
+    "sample_images",
+    "save_clip_tokenizer",
+    "save_tiny_sd",
+    "sd1_scheduler",
+    "train_clip_bpe",
+    "write_model_card",
+]
