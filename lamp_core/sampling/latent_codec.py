@@ -37,7 +37,8 @@ def encode_frames(
     pixels = pixels.to(device=vae.device).permute(0, 3, 1, 2).to(vae.dtype) / 127.5 - 1.0
     chunks = pixels.split(1 if sliced else len(pixels))
     latents = torch.cat([vae.encode(chunk).latent_dist.mode() for chunk in chunks])
-    return latents.float() * vae.config.scaling_factor
+    # The VAE may return channels-last tensors; one layout keeps the sampler's results independent of it.
+    return (latents.float() * vae.config.scaling_factor).contiguous()
 
 
 @torch.no_grad()
