@@ -143,6 +143,8 @@ def test_dvc_yaml_declares_the_files_the_stages_write():
     assert "reports/evaluations" in report_stage["deps"]
     outs = [next(iter(entry)) for entry in report_stage["outs"] + report_stage["plots"]]
     assert outs == [f"reports/{name}" for name in (COMPARE_FILE, INDEX_FILE, PLOTS_FILE)]
-    for plot in dvc["plots"]:
-        (spec,) = plot.values()
+    specs = [spec for plot in dvc["plots"] for spec in plot.values()]
+    bar_plots = [spec for spec in specs if f"reports/{PLOTS_FILE}" in spec["y"]]
+    assert bar_plots, "no metric-bar plot of the report's data is declared"
+    for spec in bar_plots:
         assert spec["x"] in PLOT_COLUMNS and spec["y"] == {f"reports/{PLOTS_FILE}": "label"}
