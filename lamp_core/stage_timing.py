@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
+
 TIMINGS_FOLDER = Path("reports") / "timings"
 RUN_MARKER = "run.json"  # written when a pipeline run starts (`python -m stages.timings --start`)
 STAGE_ENV = "DVC_STAGE"
@@ -42,20 +44,24 @@ def timings_folder(root: str | Path | None = None) -> Path:
 
 
 def run_timed(main: Callable[[], int]) -> int:
-    """Run a stage's `main()` and, when DVC runs it, record its wall time; returns `main`'s exit code.
+    """Run a stage's `main()` and, when DVC runs it, record its time; returns `main`'s exit code.
 
-    Only the first process records (an `accelerate launch` relaunch runs the stage in several).
-    A record that cannot be written is reported on stderr and does not fail the stage.
+    The time counts from the start of the process, so importing torch and the rest is included; CPU time
+    includes the subprocesses the stage waited for (ffmpeg). Only the first process records (an
+    `accelerate launch` relaunch runs the stage in several). A record that cannot be written is reported
+    and does not fail the stage.
     """
     stage = os.environ.get(STAGE_ENV)
-    began, began_cpu = time.perf_counter(), time.process_time()
     exit_code = main()
     if stage and os.environ.get("RANK", "0") == "0":
+        process = psutil.Process()
+        cpu = process.cpu_times()
+        now = time.time()
         record = StageTime(
             stage,
-            time.perf_counter() - began,
-            time.process_time() - began_cpu,
-            time.time(),
+            now - process.create_time(),
+            cpu.user + cpu.system + cpu.children_user + cpu.children_system,
+            now,
             int(exit_code or 0),
         )
         try:
