@@ -1,19 +1,18 @@
 """Benchmark of a LAMP tuning step: step time, steps/s, peak memory, FLOPs and model-FLOPs utilisation.
 
-    python -m benchmarks.bench_tune --preset tiny                 # CPU, the embedded default (~1-2 min)
+    python -m benchmarks.bench_tune --preset tiny                 # CPU, the embedded default (~2 min)
     python -m benchmarks.bench_tune --preset sd14 [--8bit-adam]   # SD 1.4 shapes; needs a CUDA GPU
 
 The step is the real one of `lamp_core.training`: a window batch drawn from a latent cache (VAE latents
 and text embeddings computed once, as tuning does), LAMP's loss (`lamp_loss_step`: one timestep per video,
 frame 1 clean, MSE over frames 2..f), backward, gradient clipping, AdamW on the method's trainable set.
-Warm-up steps are excluded; the figure is the median of --steps steps. The plain and the optimised
-configuration (`configurations.py`) run one after the other in fresh processes; the ratio is printed and
-written with the figures to reports/bench/<preset>_tune.json.
+The first step and --warmup more are not timed; the figure is the median of --steps steps. Plain and
+optimised (`configurations.py`) are measured by the same command (`harness.py` says how) and their ratio
+is printed and written with the figures to reports/bench/<preset>_tune.json.
 
-FLOPs: one step is run under `torch.utils.flop_counter.FlopCounterMode` (matmuls, convolutions,
-attention; forward and backward). The plain configuration's count (no gradient checkpointing) is the
-model's FLOPs per step; a checkpointed configuration also reports what it executes, recomputation
-included. MFU = model FLOPs per step / median step time / the GPU's dense bf16 peak.
+FLOPs: one step's forward and backward are counted by `torch.utils.flop_counter.FlopCounterMode` on fake
+tensors (shapes only: no memory, no device time), without gradient checkpointing: the model's FLOPs, not
+the recomputation. MFU = model FLOPs per step / median step time / the GPU's dense bf16 peak.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,7 +28,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from lamp_core.model import InflationConfig, LAMPUNet
+from lamp_core.model import InflationConfig, LAMPUNet, SDBase
 from lamp_core.training import (
     LatentCache,
     TuneSettings,
@@ -43,17 +41,18 @@ from lamp_core.training import (
 
 from . import harness
 from .configurations import RunConfig, attention_backend, autocast
-from .measurement import PeakMemory, bf16_peak_tflops, machine_info, summarise_seconds, synchronize
+from .measurement import bf16_peak_tflops, summarise_seconds, synchronize
 from .presets import Preset, build_base, random_clips
 
 MODULE = "benchmarks.bench_tune"
 N_CLIPS = 4
 DEFAULT_STEPS = {"tiny": 10, "sd14": 20}
 DEFAULT_WARMUP = 2
+MEMORY_STEPS = 3  # steps of a memory-only run (interleaved timing)
 
 
-def training_unet(base, config: RunConfig, seed: int) -> LAMPUNet:
-    """The base's UNet inflated with the method's trainable set, prepared as `config` says."""
+def training_unet(base: SDBase, config: RunConfig, seed: int) -> LAMPUNet:
+    """The base's UNet inflated with the method's trainable set, its frozen weights in bf16 for `bf16`."""
     torch.manual_seed(seed)  # temporal attention's q/k/v start from the global RNG, as in tuning
     unet = LAMPUNet.from_unet2d(base.unet, InflationConfig(), base_identity=base.identity)
     if config.precision == "bf16":
@@ -75,37 +74,6 @@ def apply_speed_options(unet: LAMPUNet, config: RunConfig) -> None:
         unet.unet.compile()
 
 
-def count_model_flops(
-    unet: LAMPUNet, cache: LatentCache, preset: Preset, scheduler_config: dict[str, Any], config: RunConfig
-) -> int:
-    """FLOPs of one step's forward and backward (matmuls, convolutions, attention), counted by
-    `FlopCounterMode` on fake tensors: shapes only, so it needs no memory and no device time.
-
-    Counted without gradient checkpointing (model FLOPs, not recomputation) and through the math attention
-    path, whose matmuls are the FLOPs an SDPA kernel performs. The optimizer's elementwise work is not
-    counted (FlopCounterMode counts no elementwise ops).
-    """
-    settings = preset.tune
-    latent_shape = (settings.batch_size, cache.mean[0].shape[2], preset.n_frames, *cache.mean[0].shape[3:])
-    text_shape = (settings.batch_size, *cache.text.shape[1:])
-    device = unet.device
-    scheduler = DDPMScheduler.from_config(scheduler_config)
-    params = unet.trainable_parameters()
-    with (
-        FlopCounterMode(display=False) as counter,
-        FakeTensorMode(allow_non_fake_inputs=True),
-        sdpa_kernel(SDPBackend.MATH),
-        autocast(config, device),
-    ):
-        latents = torch.zeros(latent_shape, device=device)
-        text = torch.zeros(text_shape, device=device)
-        timesteps = torch.zeros(settings.batch_size, dtype=torch.long, device=device)
-        noise = torch.zeros(latent_shape, device=device)
-        noise_pred = unet(noisy_videos(latents, noise, timesteps, scheduler), timesteps, text)
-        torch.autograd.grad(lamp_loss(noise_pred, noise), params)  # grads not kept: .grad stays empty
-    return counter.get_total_flops()
-
-
 def make_optimizer(unet: LAMPUNet, settings: TuneSettings, config: RunConfig) -> torch.optim.Optimizer:
     """AdamW with the run's hyper-parameters: torch's (fused when asked) or bitsandbytes' 8-bit one."""
     hyper = dict(
@@ -121,136 +89,126 @@ def make_optimizer(unet: LAMPUNet, settings: TuneSettings, config: RunConfig) ->
     return torch.optim.AdamW(unet.trainable_parameters(), fused=config.fused_adamw or None, **hyper)
 
 
-def make_step(
-    unet: LAMPUNet,
-    optimizer: torch.optim.Optimizer,
-    cache: LatentCache,
-    preset: Preset,
-    config: RunConfig,
-    noise_scheduler: DDPMScheduler,
-    device: torch.device,
-) -> Callable[[int], float]:
-    """One tuning step as `lamp_core.training` runs it; `step(i)` returns the loss of step i."""
-    settings = preset.tune
-    sampler = WindowSampler(
-        cache.clip_lengths, preset.n_frames, preset.sample_rate, settings.seed, settings.flip_p
-    )
-    params = unet.trainable_parameters()
+def count_model_flops(
+    unet: LAMPUNet, cache: LatentCache, preset: Preset, scheduler: DDPMScheduler, config: RunConfig
+) -> int:
+    """FLOPs of one step's forward and backward (matmuls, convolutions, attention), counted on fake tensors.
 
-    def step(index: int) -> float:
-        generator = torch.Generator().manual_seed(settings.seed * 100_003 + index)
-        windows = sampler.batch(index, settings.batch_size)
-        latents = cache.videos(windows, [sampler.frame_indices(w) for w in windows], generator)
-        text = cache.text_embeddings(windows).to(device)
-        with attention_backend(config), autocast(config, device):
-            loss = lamp_loss_step(unet, latents.to(device), text, noise_scheduler, generator).loss
+    Run before gradient checkpointing is enabled (model FLOPs, not recomputation) and through the math
+    attention path, whose matmuls are the FLOPs an SDPA kernel performs. The optimizer's elementwise work
+    is not counted (FlopCounterMode counts no elementwise ops).
+    """
+    batch = preset.tune.batch_size
+    channels, height, width = cache.mean[0].shape[2:]
+    latent_shape = (batch, channels, preset.n_frames, height, width)
+    device = unet.device
+    with (
+        FlopCounterMode(display=False) as counter,
+        FakeTensorMode(allow_non_fake_inputs=True),
+        sdpa_kernel(SDPBackend.MATH),
+        autocast(config, device),
+    ):
+        latents = torch.zeros(latent_shape, device=device)
+        noise = torch.zeros(latent_shape, device=device)
+        text = torch.zeros((batch, *cache.text.shape[1:]), device=device)
+        timesteps = torch.zeros(batch, dtype=torch.long, device=device)
+        noise_pred = unet(noisy_videos(latents, noise, timesteps, scheduler), timesteps, text)
+        torch.autograd.grad(lamp_loss(noise_pred, noise), unet.trainable_parameters())  # .grad stays empty
+    return counter.get_total_flops()
+
+
+class TuneRun:
+    """One configuration's tuning, set up: base, latent cache, inflated UNet, AdamW. Times single steps."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        config: RunConfig,
+        device: torch.device,
+        count_flops: bool,
+        options: dict[str, Any],
+    ) -> None:
+        self.preset, self.config, self.device = preset, config, device
+        self.warmup_steps = int(options["warmup"])
+        settings = preset.tune
+        base = build_base(preset, device)
+        self.cache = build_latent_cache(
+            random_clips(preset, N_CLIPS),
+            [preset.prompt] * N_CLIPS,
+            base.vae,
+            base.tokenizer,
+            base.text_encoder,
+            fingerprint="benchmark",
+            device=device,
+        )
+        if config.offload_encoders:  # tuning needs neither once latents and embeddings are cached
+            base.vae.to("cpu")
+            base.text_encoder.to("cpu")
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        self.scheduler = DDPMScheduler.from_config(base.scheduler_config)
+        self.unet = training_unet(base, config, settings.seed)
+        flops = (
+            count_model_flops(self.unet, self.cache, preset, self.scheduler, config) if count_flops else None
+        )
+        apply_speed_options(self.unet, config)
+        self.params = self.unet.trainable_parameters()
+        self.optimizer = make_optimizer(self.unet, settings, config)
+        self.sampler = WindowSampler(
+            self.cache.clip_lengths, preset.n_frames, preset.sample_rate, settings.seed, settings.flip_p
+        )
+        self.index = 0
+        self.info: dict[str, Any] = {
+            "model_flops_per_step": flops,
+            "trainable_parameters": sum(p.numel() for p in self.params),
+            "parameters": sum(p.numel() for p in self.unet.parameters()),
+            "losses_finite": True,
+        }
+
+    def step(self) -> float:
+        """One tuning step as `lamp_core.training` runs it; returns the loss."""
+        settings = self.preset.tune
+        self.index += 1
+        generator = torch.Generator().manual_seed(settings.seed * 100_003 + self.index)
+        windows = self.sampler.batch(self.index, settings.batch_size)
+        latents = self.cache.videos(windows, [self.sampler.frame_indices(w) for w in windows], generator)
+        text = self.cache.text_embeddings(windows).to(self.device)
+        with attention_backend(self.config), autocast(self.config, self.device):
+            loss = lamp_loss_step(self.unet, latents.to(self.device), text, self.scheduler, generator).loss
         value = loss.item()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        torch.nn.utils.clip_grad_norm_(self.params, settings.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
         return value
 
-    return step
+    def warm_up(self) -> None:
+        start = time.perf_counter()
+        self.step()  # first call: allocations, kernel selection, compilation, AdamW's state
+        synchronize(self.device)
+        self.info["first_step_s"] = time.perf_counter() - start
+        for _ in range(self.warmup_steps):
+            self.step()
 
-
-def worker(payload: dict[str, Any]) -> dict[str, Any]:
-    """Measure one configuration (in its own process): set up, count FLOPs, warm up, time the steps."""
-    preset = harness.worker_preset(payload)
-    config = RunConfig.from_dict(payload["config"])
-    config.apply_threads()
-    device = torch.device(payload["device"])
-    settings = preset.tune
-
-    began = time.perf_counter()
-    base = build_base(preset, device)
-    cache = build_latent_cache(
-        random_clips(preset, N_CLIPS),
-        [preset.prompt] * N_CLIPS,
-        base.vae,
-        base.tokenizer,
-        base.text_encoder,
-        fingerprint="benchmark",
-        device=device,
-    )
-    if config.offload_encoders:  # tuning needs neither once latents and embeddings are cached
-        base.vae.to("cpu")
-        base.text_encoder.to("cpu")
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    unet = training_unet(base, config, settings.seed)
-    flops = None
-    if payload["count_flops"]:
-        flops = count_model_flops(unet, cache, preset, base.scheduler_config, config)
-    apply_speed_options(unet, config)
-    optimizer = make_optimizer(unet, settings, config)
-    step = make_step(
-        unet, optimizer, cache, preset, config, DDPMScheduler.from_config(base.scheduler_config), device
-    )
-    result: dict[str, Any] = {
-        "config": config.to_dict(),
-        "machine": machine_info(device),
-        "setup_s": time.perf_counter() - began,
-        "model_flops_per_step": flops,
-        "trainable_parameters": sum(p.numel() for p in unet.trainable_parameters()),
-        "parameters": sum(p.numel() for p in unet.parameters()),
-        "step_seconds": [],
-        "out_of_memory": None,
-    }
-
-    memory = PeakMemory(device)
-    index = 0
-    try:
-        first = time.perf_counter()
-        step(index := index + 1)  # first call: allocations, kernel selection, compilation
-        synchronize(device)
-        result["first_step_s"] = time.perf_counter() - first
-        for _ in range(payload["warmup"]):
-            step(index := index + 1)
-        memory.reset()
-        losses = []
-        for _ in range(payload["steps"]):
-            start = time.perf_counter()
-            losses.append(step(index := index + 1))  # the loss's .item() waits for the forward pass
-            synchronize(device)
-            result["step_seconds"].append(time.perf_counter() - start)
-        result["losses_finite"] = bool(torch.isfinite(torch.tensor(losses)).all())
-    except torch.OutOfMemoryError as exc:
-        result["out_of_memory"] = str(exc).splitlines()[0]
-    result["memory"] = memory.read()
-    return result
-
-
-def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One configuration's rounds together: all step times, the highest memory peak, the FLOP count."""
-    merged = dict(results[0])
-    merged["step_seconds"] = [s for r in results for s in r["step_seconds"]]
-    merged["memory"] = max((r["memory"] for r in results), key=lambda m: m["peak_memory_mb"])
-    merged["out_of_memory"] = next((r["out_of_memory"] for r in results if r["out_of_memory"]), None)
-    merged["model_flops_per_step"] = next(
-        (r["model_flops_per_step"] for r in results if r["model_flops_per_step"]), None
-    )
-    merged["rounds"] = len(results)
-    return merged
+    def run_once(self) -> dict[str, list[float]]:
+        start = time.perf_counter()
+        loss = self.step()  # the loss's .item() waits for the forward pass; synchronize for the rest
+        synchronize(self.device)
+        seconds = time.perf_counter() - start
+        self.info["losses_finite"] &= bool(torch.isfinite(torch.tensor(loss)))
+        return {"step": [seconds]}
 
 
 def figures(result: dict[str, Any], model_flops: int | None, peak_tflops: float | None) -> dict[str, Any]:
-    """The reported figures of one configuration (None where it ran out of memory)."""
+    """The reported figures of one configuration (times None where it ran out of memory)."""
+    steps = result["samples"].get("step", [])
     out = {
-        "config": result["config"],
-        "memory": result["memory"],
-        "out_of_memory": result["out_of_memory"],
-        "first_step_s": result.get("first_step_s"),
-        "setup_s": result["setup_s"],
-        "losses_finite": result.get("losses_finite"),
-        "rounds": result["rounds"],
-        "step_time": None,
-        "steps_per_s": None,
-        "model_tflops_per_s": None,
-        "mfu": None,
+        key: result.get(key)
+        for key in ("config", "memory", "out_of_memory", "timing", "setup_s", "first_step_s", "losses_finite")
     }
-    if result["step_seconds"] and not result["out_of_memory"]:
-        step = summarise_seconds(result["step_seconds"])
+    out |= {"step_time": None, "steps_per_s": None, "model_tflops_per_s": None, "mfu": None}
+    if steps and not result["out_of_memory"]:
+        step = summarise_seconds(steps)
         achieved = model_flops / step["median_s"] / 1e12 if model_flops else None
         out |= {
             "step_time": step,
@@ -269,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--8bit-adam", dest="adam_8bit", action="store_true", help="optimised: AdamW8bit")
     args = parser.parse_args(argv)
     if args.worker is not None:
-        return harness.run_as_worker(worker, args)
+        return harness.run_as_worker(TuneRun, args)
     return harness.main_guard(lambda: run(args))
 
 
@@ -282,30 +240,21 @@ def run(args: argparse.Namespace) -> int:
     if steps < 1 or args.warmup < 0:
         raise harness.BenchmarkError("--steps must be at least 1 and --warmup at least 0")
 
-    def payload(config: RunConfig, round_index: int) -> dict[str, Any]:
-        return {
-            **harness.worker_payload(args, config, device),
-            "steps": steps,
-            "warmup": args.warmup,
-            # Model FLOPs do not depend on the configuration: count them once.
-            "count_flops": round_index == 0 and config is configs[0],
-        }
-
-    results = harness.run_rounds(MODULE, configs, args.rounds, payload, merge)
-    first = next(iter(results.values()))
-    machine = first["machine"]
+    options = {"warmup": args.warmup}
+    machine, results = harness.measure(MODULE, args, configs, device, steps, MEMORY_STEPS, options)
     peak = bf16_peak_tflops(machine.get("gpu", "")) if device.type == "cuda" else None
     counted = [r["model_flops_per_step"] for r in results.values() if r["model_flops_per_step"]]
     model_flops = counted[0] if counted else None
     report = {name: figures(result, model_flops, peak) for name, result in results.items()}
+    first = next(iter(results.values()))
 
-    step_time = harness.pair(report, lambda f: f["step_time"] and f["step_time"]["median_s"])
+    step_time = harness.pair(report, lambda f: f["step_time"]["median_s"])
     memory = harness.pair(report, lambda f: f["memory"]["peak_memory_mb"])
     ratios = {"step_time": harness.ratio(*step_time), "peak_memory": harness.ratio(*memory)}
     smoke = " [SMOKE RUN at 64x64, 2 frames: proves the code path, not a figure]" if args.smoke else ""
     harness.print_table(
         f"tune step, preset {preset.name}: {preset.width}x{preset.height}, {preset.n_frames} frames, batch "
-        f"{preset.tune.batch_size}, median of {steps} steps x {args.rounds} round(s), on "
+        f"{preset.tune.batch_size}, median of {steps} steps, {first['timing']} timing, on "
         f"{harness.where(machine)}{smoke}",
         [
             ("step time, median (s)", *step_time, ratios["step_time"]),
@@ -328,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
     body = {
         "device": str(device),
         "machine": machine,
+        "steps": steps,
+        "warmup_steps": 1 + args.warmup,
         "model_flops_per_step": model_flops,
         "gpu_bf16_peak_tflops": peak,
         "trainable_parameters": first["trainable_parameters"],

@@ -1,10 +1,17 @@
-"""What both benchmarks share: the command line, running each configuration in a fresh worker process,
-printing plain against optimised, and writing `reports/bench/<preset>_<benchmark>.json`.
+"""What both benchmarks share: the command line, the worker processes that measure, the comparison of plain
+against optimised, and the report `reports/bench/<preset>_<benchmark>[_<tag>].json`.
 
-One benchmark command measures both configurations on the same machine, one worker process after the
-other, alternating (plain, optimised, plain, optimised, ... with `--rounds`), so that a change of load on
-a shared machine affects both alike and the ratio means something. A fresh process per configuration
-keeps their memory figures apart (see `measurement.py`).
+A benchmark command measures both configurations on the same machine and prints their ratio. How:
+
+- timing `interleaved` (default on a CPU): one worker process sets up both configurations and alternates
+  them unit by unit (plain step, optimised step, plain step, ...), so that a change of load on a shared
+  machine hits both alike; then one fresh process per configuration (side by side: they are not timed)
+  measures its peak memory in a short run (a process's memory cannot be split between two models).
+- timing `separate` (default on CUDA, and for smoke runs): one fresh process per configuration, one after
+  the other, measures both its time and its memory (two SD 1.4-sized models need not fit at once).
+
+A benchmark supplies `set_up(preset, config, device, count_flops, options) -> Measurable` (a class); the
+worker loop is here.
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -29,7 +37,7 @@ from lamp_core.sampling import SamplingError
 from lamp_core.training import TuneError
 
 from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
-from .measurement import machine_info
+from .measurement import PeakMemory, machine_info
 from .presets import PRESET_NAMES, Preset, PresetError, get_preset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,11 +54,35 @@ class NotRunnableHere(BenchmarkError):
     """The benchmark, as asked, needs hardware this machine lacks (exit code 2)."""
 
 
+class Measurable(Protocol):
+    """One configuration, set up in a worker: what the worker loop times."""
+
+    info: dict[str, Any]  # set-up facts for the report (setup_s, parameter counts, FLOPs, ...)
+
+    def warm_up(self) -> None:
+        """Run untimed work: first-call costs (allocation, kernel choice, compilation) and optimizer state."""
+
+    def run_once(self) -> dict[str, list[float]]:
+        """One timed unit (a step, a video); named samples in seconds, e.g. {"step": [0.61]}."""
+
+
+# set_up(preset, config, device, count_flops, options): options are the benchmark's own (e.g. warm-up steps).
+SetUp = Callable[[Preset, RunConfig, torch.device, bool, dict[str, Any]], Measurable]
+
+
+# ----- command line -----
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options both benchmarks take (each adds its own counts)."""
     parser.add_argument("--preset", choices=PRESET_NAMES, default="tiny")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
-    parser.add_argument("--rounds", type=int, default=1, help="alternating plain/optimised runs (default 1)")
+    parser.add_argument(
+        "--timing",
+        choices=("interleaved", "separate"),
+        default=None,
+        help="both configurations alternating in one process (default on a CPU), or one process each",
+    )
     parser.add_argument("--channels-last", action="store_true", help="optimised: channels-last memory format")
     parser.add_argument("--compile", action="store_true", help="optimised: torch.compile the UNet")
     parser.add_argument(
@@ -84,8 +116,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse option values the benchmark would only trip over at its end."""
-    if args.rounds < 1:
-        raise BenchmarkError(f"--rounds must be at least 1, not {args.rounds}")
     if args.threads is not None and args.threads < 0:
         raise BenchmarkError(f"--threads must be 0 (torch's default) or more, not {args.threads}")
     if args.tag is not None and not re.fullmatch(r"[A-Za-z0-9][\w.-]*", args.tag):
@@ -106,7 +136,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_preset(args: argparse.Namespace, device: torch.device) -> Preset:
-    """The preset of the command line, checked against the device (BenchmarkError/PresetError if unfit)."""
+    """The preset of the command line, checked against the device."""
     preset = get_preset(args.preset, args.params)
     if args.smoke:
         if preset.name != "sd14":
@@ -142,27 +172,20 @@ def configurations(args: argparse.Namespace, device: torch.device, threads: int)
     return chosen
 
 
-def worker_payload(args: argparse.Namespace, config: RunConfig, device: torch.device) -> dict[str, Any]:
-    """What every worker is told: preset, parameters file, smoke mode, configuration and device."""
-    return {
-        "preset": args.preset,
-        "params": args.params,
-        "smoke": args.smoke,
-        "config": config.to_dict(),
-        "device": str(device),
-    }
+def timing_mode(args: argparse.Namespace, device: torch.device) -> str:
+    """`--timing`, or its default: interleaved on a CPU (shared, noisy), else (CUDA, smoke runs) separate."""
+    if args.timing is not None:
+        return args.timing
+    return "interleaved" if device.type == "cpu" and not args.smoke else "separate"
 
 
-def worker_preset(payload: dict[str, Any]) -> Preset:
-    """The preset a worker runs (its smoke-sized variant in smoke mode)."""
-    preset = get_preset(payload["preset"], payload["params"])
-    return preset.smoke() if payload["smoke"] else preset
+# ----- workers -----
 
 
-def run_as_worker(measure: Callable[[dict[str, Any]], dict[str, Any]], args: argparse.Namespace) -> int:
-    """The worker side: measure the payload's configuration and write the result for the parent."""
+def run_as_worker(set_up: SetUp, args: argparse.Namespace) -> int:
+    """The worker side: measure the payload's configurations and write the result for the parent."""
     try:
-        result = measure(json.loads(args.worker))
+        result = _measure(set_up, json.loads(args.worker))
     except (ModelError, TuneError, SamplingError, PresetError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -170,44 +193,150 @@ def run_as_worker(measure: Callable[[dict[str, Any]], dict[str, Any]], args: arg
     return 0
 
 
-def run_worker(module: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run `python -m <module> --worker <payload>` in a fresh process; its JSON result.
+def _measure(set_up: SetUp, payload: dict[str, Any]) -> dict[str, Any]:
+    """Set up every configuration of the payload, warm each up, then run `units` units of each, alternating.
 
-    The worker's progress and errors go to this terminal; a failed worker is a BenchmarkError.
+    With `memory` (one configuration only), peak memory is measured over the timed units.
+    """
+    preset = get_preset(payload["preset"], payload["params"])
+    preset = preset.smoke() if payload["smoke"] else preset
+    configs = [RunConfig.from_dict(c) for c in payload["configs"]]
+    device = torch.device(payload["device"])
+    configs[0].apply_threads()  # a process has one thread count: configurations share it
+    runs, results = {}, {}
+    for index, config in enumerate(configs):
+        began = time.perf_counter()
+        count_flops = payload["count_flops"] and index == 0
+        runs[config.name] = set_up(preset, config, device, count_flops, payload["options"])
+        results[config.name] = {"config": config.to_dict(), **runs[config.name].info}
+        results[config.name]["setup_s"] = time.perf_counter() - began
+        results[config.name] |= {"samples": {}, "out_of_memory": None}
+
+    memory = PeakMemory(device) if payload["memory"] else None
+    try:
+        for name, run in runs.items():
+            began = time.perf_counter()
+            run.warm_up()
+            results[name]["warm_up_s"] = time.perf_counter() - began
+        if memory is not None:
+            memory.reset()
+        for _ in range(payload["units"]):
+            for name, run in runs.items():
+                for key, seconds in run.run_once().items():
+                    results[name]["samples"].setdefault(key, []).extend(seconds)
+    except torch.OutOfMemoryError as exc:
+        for result in results.values():
+            result["out_of_memory"] = str(exc).splitlines()[0]
+    if memory is not None:
+        results[configs[0].name]["memory"] = memory.read()
+    for name, run in runs.items():
+        results[name] |= run.info  # facts gathered while running (first-call time, ...)
+    return {"machine": machine_info(device), "runs": results}
+
+
+def run_workers(module: str, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run `python -m <module> --worker <payload>` for every payload, all at once, each in a fresh process;
+    their JSON results, in order.
+
+    The workers' progress and errors go to this terminal; a failed worker is a BenchmarkError.
     """
     with tempfile.TemporaryDirectory(prefix="lamp-bench-") as folder:
-        output = Path(folder) / "result.json"
-        command = [sys.executable, "-m", module, "--worker", json.dumps(payload)]
-        finished = subprocess.run([*command, "--worker-output", str(output)], cwd=REPO_ROOT, check=False)
-        if finished.returncode != 0 or not output.is_file():
-            raise BenchmarkError(
-                f"the {payload['config']['name']} worker failed (exit code {finished.returncode}; "
-                "its messages are above)"
+        outputs = [Path(folder) / f"result-{i}.json" for i in range(len(payloads))]
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    module,
+                    "--worker",
+                    json.dumps(payload),
+                    "--worker-output",
+                    str(output),
+                ],
+                cwd=REPO_ROOT,
             )
-        return json.loads(output.read_text())
+            for payload, output in zip(payloads, outputs, strict=True)
+        ]
+        codes = [process.wait() for process in processes]
+        for payload, output, code in zip(payloads, outputs, codes, strict=True):
+            if code != 0 or not output.is_file():
+                names = ", ".join(c["name"] for c in payload["configs"])
+                raise BenchmarkError(
+                    f"the worker measuring {names} failed (exit code {code}; its messages are above)"
+                )
+        return [json.loads(output.read_text()) for output in outputs]
 
 
-def run_rounds(
+def measure(
     module: str,
+    args: argparse.Namespace,
     configs: Sequence[RunConfig],
-    rounds: int,
-    payload: Callable[[RunConfig, int], dict[str, Any]],
-    merge: Callable[[list[dict[str, Any]]], dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """Each configuration `rounds` times, alternating, in fresh processes; merged results by name."""
-    if rounds < 1:
-        raise BenchmarkError(f"--rounds must be at least 1, not {rounds}")
-    runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
-    for index in range(rounds):
-        for config in configs:
-            print(f"[{index + 1}/{rounds}] {config.name} ...", file=sys.stderr, flush=True)
-            runs[config.name].append(run_worker(module, payload(config, index)))
-    return {name: merge(results) for name, results in runs.items()}
+    device: torch.device,
+    units: int,
+    memory_units: int,
+    options: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Measure `configs` as `timing_mode` says; (machine, results by configuration name).
+
+    units: timed units per configuration; memory_units: units of a memory-only run (interleaved timing);
+    options: passed to the benchmark's set-up.
+    """
+    common = {
+        "preset": args.preset,
+        "params": args.params,
+        "smoke": args.smoke,
+        "device": str(device),
+        "options": options,
+    }
+    mode = timing_mode(args, device)
+    results: dict[str, dict[str, Any]] = {}
+    if mode == "interleaved" and len(configs) > 1:
+        _say(f"timing: {' and '.join(c.name for c in configs)} alternating in one process")
+        (timing,) = run_workers(
+            module,
+            [
+                {**common, "configs": [c.to_dict() for c in configs], "units": units, "memory": False}
+                | {"count_flops": True}
+            ],
+        )
+        machine = timing["machine"]
+        # Memory runs are not timed, so they may run side by side.
+        _say(f"memory: {' and '.join(c.name for c in configs)}, each in a fresh process")
+        alone = run_workers(
+            module,
+            [
+                {**common, "configs": [c.to_dict()], "units": memory_units, "memory": True}
+                | {"count_flops": False}
+                for c in configs
+            ],
+        )
+        for config, result in zip(configs, alone, strict=True):
+            results[config.name] = timing["runs"][config.name] | {
+                "memory": result["runs"][config.name]["memory"]
+            }
+    else:
+        machine = {}
+        for index, config in enumerate(configs):
+            _say(f"{config.name}: time and memory in a fresh process")
+            (alone,) = run_workers(
+                module,
+                [
+                    {**common, "configs": [config.to_dict()], "units": units, "memory": True}
+                    | {"count_flops": index == 0}
+                ],
+            )
+            machine = machine or alone["machine"]
+            results[config.name] = alone["runs"][config.name]
+    for result in results.values():
+        result["timing"] = mode if len(configs) > 1 else "separate"
+    return machine, results
 
 
-def command_line(module: str) -> str:
-    """The command that reproduces this run."""
-    return shlex.join(["python", "-m", module, *sys.argv[1:]])
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----- printing and the report -----
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -218,8 +347,14 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def pair(report: dict[str, Any], pick: Callable[[dict[str, Any]], Any]) -> tuple[Any, Any]:
-    """(plain, optimised) values of one figure; None for a configuration not run."""
-    return tuple(pick(report[name]) if name in report else None for name in ("plain", "optimised"))
+    """(plain, optimised) values of one figure; None for a configuration not run or a missing figure."""
+    values = []
+    for name in ("plain", "optimised"):
+        try:
+            values.append(pick(report[name]) if name in report else None)
+        except (KeyError, TypeError):
+            values.append(None)
+    return values[0], values[1]
 
 
 def where(machine: dict[str, Any]) -> str:
@@ -235,18 +370,18 @@ def memory_kind(report: dict[str, Any]) -> str:
     return "CUDA allocated" if kind.startswith("cuda") else "host RSS"
 
 
+def print_table(title: str, rows: Sequence[tuple[str, Any, Any, Any]]) -> None:
+    """Rows of (figure, plain, optimised, plain / optimised) under a title."""
+    print(title)
+    print(f"  {'':36} {'plain':>12} {'optimised':>12} {'plain/opt':>10}")
+    for label, plain, optimised, factor in rows:
+        print(f"  {label:36} {_cell(plain):>12} {_cell(optimised):>12} {_cell(factor, 'x'):>10}")
+
+
 def print_out_of_memory(report: dict[str, Any]) -> None:
     for name, figures in report.items():
         if figures.get("out_of_memory"):
             print(f"  {name}: OUT OF MEMORY ({figures['out_of_memory']})")
-
-
-def print_table(title: str, rows: Sequence[tuple[str, Any, Any, Any]]) -> None:
-    """Rows of (figure, plain, optimised, plain / optimised) under a title."""
-    print(title)
-    print(f"  {'':28} {'plain':>14} {'optimised':>14} {'plain/opt':>10}")
-    for label, plain, optimised, factor in rows:
-        print(f"  {label:28} {_cell(plain):>14} {_cell(optimised):>14} {_cell(factor, 'x'):>10}")
 
 
 def _cell(value: Any, suffix: str = "") -> str:
@@ -257,25 +392,27 @@ def _cell(value: Any, suffix: str = "") -> str:
     return f"{value}{suffix}"
 
 
+def command_line(module: str) -> str:
+    """The command that reproduces this run."""
+    return shlex.join(["python", "-m", module, *sys.argv[1:]])
+
+
 def write_report(
     args: argparse.Namespace, preset: Preset, benchmark: str, module: str, body: dict[str, Any]
 ) -> Path:
     """Write `<output_dir>/<preset>_<benchmark>[_<tag>].json` (temporary name, then rename); its path."""
-    output_dir = args.output_dir
-    device = torch.device(body.get("device", "cpu"))
     report = {
         "benchmark": benchmark,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(module),
         "settings": preset.describe(),
-        "machine": body.pop("machine", None) or machine_info(device),
         **body,
     }
     suffix = f"_{args.tag}" if args.tag else ""
-    path = output_dir / f"{preset.name}_{benchmark}{suffix}.json"
+    path = args.output_dir / f"{preset.name}_{benchmark}{suffix}.json"
     partial = path.with_name(f".{path.name}.partial")
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        args.output_dir.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(report, indent=2) + "\n")
         os.replace(partial, path)
     except OSError as exc:
