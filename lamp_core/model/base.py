@@ -55,8 +55,10 @@ class SDBase:
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> SDBase:
         """Move (and optionally cast) the UNet, VAE and text encoder in place; returns self."""
+        # Passing `dtype=None` to a diffusers model warns about casting, so a plain move passes no dtype.
+        cast = {} if dtype is None else {"dtype": dtype}
         for module in (self.unet, self.vae, self.text_encoder):
-            module.to(device=device, dtype=dtype)
+            module.to(device=device, **cast)
         return self
 
 
