@@ -55,7 +55,7 @@ from .publish import publish_motion, recover_interrupted_publish
 from .run_identity import data_record, fingerprint
 from .settings import ModelSettings, TuneSettings
 from .training_log import LEARNING_RATE, LOSS, TrainingLog
-from .validation import ValidationSpec, write_validation_video
+from .validation import ValidationSpec, validation_video_path, write_validation_video
 from .window_dataset import WindowSampler
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
             "resuming %s from the checkpoint of step %d of %d", job.motion.name, run.start, settings.steps
         )
     train_seconds = _train(run)
+    if run.start and accelerator.is_main_process:
+        _restore_final_validation(run)
     if not run.history:
         raise CheckpointError(
             job.paths.checkpoints, "the checkpoint holds no logged loss; delete it and re-run"
@@ -402,6 +404,8 @@ def _prepare_folders(paths: TunePaths) -> None:
             paths.output, f"cannot restore the previous artifact ({exc.strerror or exc})"
         ) from None
     remove_partial_checkpoints(paths.checkpoints)
+    # A declared output of the tune stage, so it exists even when no validation video is asked for.
+    (paths.logs / VALIDATION_FOLDER).mkdir(exist_ok=True)
 
 
 def _check_frames(frames: FrameCache, motion: MotionConfig, folder: Path) -> None:
@@ -545,6 +549,16 @@ def _checkpoint(run: _Run, step: int) -> None:
             rank_digests=list(digests),
         )
         save_checkpoint(folder, state)
+
+
+def _restore_final_validation(run: _Run) -> None:
+    # DVC removes a stage's outputs before it runs again. A run resumed at (or past) its last validation
+    # step did not render that video in this invocation: render it again so the outputs are complete.
+    settings = run.job.tune
+    if settings.validate_every <= 0:
+        return
+    if not validation_video_path(run.job.paths.logs / VALIDATION_FOLDER, settings.steps).exists():
+        _validate(run, settings.steps)
 
 
 def _validate(run: _Run, step: int) -> None:

@@ -51,6 +51,11 @@ class ValidationSpec:
         return cls(first_frame, prompt, n_frames, fps, seed, config)
 
 
+def validation_video_path(folder: str | Path, step: int) -> Path:
+    """Where the validation video (mp4; a gif beside it) of `step` is written."""
+    return Path(folder) / f"step_{step:07d}.mp4"
+
+
 def write_validation_video(
     unet: LAMPUNet, base: SDBase, spec: ValidationSpec, folder: str | Path, step: int, device: torch.device
 ) -> Path:
@@ -72,6 +77,6 @@ def write_validation_video(
         unet.train(was_training)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    mp4 = write_video(video, folder / f"step_{step:07d}.mp4", spec.fps)
-    write_video(video, folder / f"step_{step:07d}.gif", spec.fps)
+    mp4 = write_video(video, validation_video_path(folder, step), spec.fps)
+    write_video(video, mp4.with_suffix(".gif"), spec.fps)
     return mp4

@@ -185,3 +185,28 @@ def test_bf16_and_gradient_checkpointing_run_on_the_cpu(tiny_sd_dir, tmp_path) -
     project = make_project(tmp_path / "project", tiny_sd_dir)
     result = tune_motion(project_job(project, steps=2, mixed_precision="bf16", gradient_checkpointing=True))
     assert result.steps == 2 and 0 < result.final_loss < 10
+
+
+def test_a_rerun_of_a_finished_run_restores_the_outputs_dvc_removed(tiny_sd_dir, tmp_path) -> None:
+    # dvc repro after a code change: the checkpoint of the last step survives (it is not a DVC output),
+    # the stage's outputs are deleted before the stage runs again.
+    project = make_project(tmp_path / "project", tiny_sd_dir)
+    quick = {"num_inference_steps": 2, "guidance_scale": 1.0}
+    tune_motion(project_job(project, steps=2, validate_every=2, validation=quick))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    tune_reports = project / "reports" / MOTION / "tune"
+    shutil.rmtree(tune_reports)
+    shutil.rmtree(project / "data" / "motions" / MOTION)
+
+    result = tune_motion(project_job(project, steps=2, validate_every=2, validation=quick))
+    assert result.resumed_from == 2
+    videos = {p.name for p in (tune_reports / "validation").iterdir()}
+    assert videos == {"step_0000002.mp4", "step_0000002.gif"}
+    assert (tune_reports / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1].startswith("2\t")
+    assert (project / "data" / "motions" / MOTION / "motion.safetensors").is_file()
+
+
+def test_without_validation_videos_the_validation_folder_still_exists(tiny_sd_dir, tmp_path) -> None:
+    project = make_project(tmp_path / "project", tiny_sd_dir)
+    tune_motion(project_job(project, steps=1, validate_every=0))
+    assert list((project / "reports" / MOTION / "tune" / "validation").iterdir()) == []
