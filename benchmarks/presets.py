@@ -125,7 +125,7 @@ def _tiny_preset(params_file: str | Path) -> Preset:
     try:
         return _tiny_preset_from(load_params(params_file))
     except (ParamsError, TuneError, SamplingError) as exc:
-        raise PresetError(f"preset tiny: {params_file}: {exc}") from None
+        raise PresetError(f"preset tiny: {exc}") from None
 
 
 def _tiny_preset_from(params: dict[str, Any]) -> Preset:
@@ -184,11 +184,12 @@ def build_base(preset: Preset, device: torch.device) -> SDBase:
         base = load_base(preset.base_source)
         return base.to(device) if device.type != "cpu" else base
     # Build straight on the device: random initialisation of SD 1.4's 1B parameters is slow on a CPU.
-    with torch.device(device):
+    # The tokenizer is read into memory when built; its files are not needed after.
+    with torch.device(device), tempfile.TemporaryDirectory(prefix="lamp-bench-tokenizer-") as folder:
         if preset.name == "tiny":
-            components = build_tiny_sd_components(seed=0, **preset.base_shapes)
+            components = build_tiny_sd_components(seed=0, tokenizer_dir=folder, **preset.base_shapes)
         else:
-            components = _sd14_components()
+            components = _sd14_components(Path(folder))
     for name in ("unet", "vae", "text_encoder"):
         components[name].requires_grad_(False).eval()
     return SDBase(
@@ -202,10 +203,10 @@ def build_base(preset: Preset, device: torch.device) -> SDBase:
     )
 
 
-def _sd14_components() -> dict[str, Any]:
+def _sd14_components(tokenizer_dir: Path) -> dict[str, Any]:
     # The project's tiny CLIP-convention tokenizer stands in for CLIP's (77 tokens, ids < 49408): token
     # ids do not change the cost of a forward pass.
-    tokenizer = build_tokenizer(Path(tempfile.mkdtemp(prefix="lamp-bench-tokenizer-")))
+    tokenizer = build_tokenizer(tokenizer_dir)
     text_config = CLIPTextConfig(
         **SD14_TEXT,
         bos_token_id=tokenizer.bos_token_id,
