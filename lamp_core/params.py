@@ -52,13 +52,17 @@ class MotionConfig:
 _STANDARD = ("width", "height", "fps", "n_frames", "sample_rate", "min_clips", "max_clip_seconds")
 
 
-def motion_config(params: dict[str, Any], name: str) -> MotionConfig:
-    """Resolve motion `name`: its entry under `motions:` over `defaults:`."""
+def _motion_entry(params: dict[str, Any], name: str) -> Any:
     motions = params.get("motions") or {}
     if name not in motions:
         known = ", ".join(sorted(motions)) or "none"
         raise ParamsError(f"params.yaml: no motion named {name!r} under `motions:` (declared: {known})")
-    merged = {**(params.get("defaults") or {}), **(motions[name] or {})}
+    return motions[name]
+
+
+def motion_config(params: dict[str, Any], name: str) -> MotionConfig:
+    """Resolve motion `name`: its entry under `motions:` over `defaults:`."""
+    merged = {**(params.get("defaults") or {}), **(_motion_entry(params, name) or {})}
     missing = [k for k in _STANDARD if k not in merged]
     if missing:
         raise ParamsError(f"params.yaml: motion {name!r} lacks {', '.join(missing)} (see `defaults:`)")
@@ -81,3 +85,18 @@ def motion_config(params: dict[str, Any], name: str) -> MotionConfig:
         max_clip_seconds=float(standard["max_clip_seconds"]),
         extra=merged,
     )
+
+
+def evaluation_entry(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """Motion `name`'s entry under `evaluation:` (`expected_motion`, `eval_prompts`); {} when it has none.
+
+    Kept apart from `motions:` so that DVC re-runs generation and evaluation, not tuning, when it changes.
+    """
+    _motion_entry(params, name)  # the motion must be declared
+    section = params.get("evaluation") or {}
+    if not isinstance(section, dict):
+        raise ParamsError("params.yaml: `evaluation:` must map motion names to their settings")
+    entry = section.get(name) or {}
+    if not isinstance(entry, dict):
+        raise ParamsError(f"params.yaml: evaluation.{name} must be a mapping (expected_motion, eval_prompts)")
+    return entry

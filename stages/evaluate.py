@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lamp_core.data import DataError, load_frame_cache, motion_paths
 from lamp_core.metrics import ClipScorer, MetricsSettings, MetricUnavailable
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.params import ParamsError, evaluation_entry, load_params, motion_config
 from lamp_core.report import (
     EvaluateSettings,
     ReportError,
@@ -50,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         except MetricUnavailable as reason:
             logging.warning("CLIP metrics unavailable: %s", reason.reason)
             scorer = reason
-        evaluation = evaluate_motion(motion, samples, references, settings, scorer)
+        evaluation = evaluate_motion(
+            motion,
+            samples,
+            references,
+            settings,
+            scorer,
+            expected_motion=evaluation_entry(params, args.motion).get("expected_motion"),
+        )
         folder = write_motion_outputs(
             evaluation,
             samples,

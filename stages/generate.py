@@ -2,7 +2,7 @@
 
 python -m stages.generate slide_right
 
-Reads data/motions/<name>/ (the tuned motion artifact), params.yaml (`motions.<name>.eval_prompts`,
+Reads data/motions/<name>/ (the tuned motion artifact), params.yaml (`evaluation.<name>.eval_prompts`,
 `generate:`, `base.model`) and writes data/samples/<name>/{tuned,untuned}/ plus a contact sheet.
 """
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lamp_core.model import ModelError
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.params import ParamsError, evaluation_entry, load_params, motion_config
 from lamp_core.sampling import GenerateSettings, SamplingError, generate_motion_samples, parse_eval_prompts
 from lamp_core.stage_timing import run_timed
 from lamp_core.video import VideoError
@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)
         motion = motion_config(params, args.name)
         settings = GenerateSettings.from_params(params.get("generate"))
-        prompts = parse_eval_prompts(args.name, motion.get("eval_prompts"), settings.seed)
+        prompts = parse_eval_prompts(
+            args.name, evaluation_entry(params, args.name).get("eval_prompts"), settings.seed
+        )
         if not motion_dir.is_dir():
             raise SamplingError(
                 f"{motion_dir}: no motion artifact (run the tune stage: dvc repro tune@{args.name})"

@@ -34,7 +34,7 @@ from lamp_core.data import (
     render_examples,
 )
 from lamp_core.metrics import MetricsSettings
-from lamp_core.params import load_params, motion_config
+from lamp_core.params import evaluation_entry, load_params, motion_config
 from lamp_core.report import load_sample_set
 from lamp_core.report.expected_motion import expected_motion_from_params
 from lamp_core.report.video_motion import measure_motion
@@ -78,6 +78,7 @@ def learned_motion(request: pytest.FixtureRequest, params: dict, tmp_path_factor
     name = request.param
     data = tmp_path_factory.mktemp(f"learned_{name}")
     motion = motion_config(params, name)
+    evaluation = evaluation_entry(params, name)
     base = str(REPO / base_source(params))
 
     render_examples(ExampleSpec.from_params(params, name), data / "raw")
@@ -105,14 +106,14 @@ def learned_motion(request: pytest.FixtureRequest, params: dict, tmp_path_factor
     settings = GenerateSettings.from_params(params.get("generate"))
     generate_motion_samples(
         motion=motion,
-        prompts=parse_eval_prompts(name, motion.get("eval_prompts"), settings.seed),
+        prompts=parse_eval_prompts(name, evaluation.get("eval_prompts"), settings.seed),
         motion_dir=data / "motion",
         base_source=base,
         out_dir=data / "samples",
         settings=settings,
     )
 
-    criterion = expected_motion_from_params(motion.get("expected_motion"), name)
+    criterion = expected_motion_from_params(evaluation.get("expected_motion"), name)
     assert criterion is not None, f"params.yaml: motion {name} declares no expected_motion"
     flow = MetricsSettings.from_params(params).flow
     learned: dict[str, list[bool]] = {}

@@ -124,13 +124,17 @@ def evaluate_motion(
     references: FrameCache,
     settings: MetricsSettings,
     scorer: ClipScorer | MetricUnavailable,
+    expected_motion: Any = None,
 ) -> MotionEvaluation:
     """Evaluate the `tuned` and `untuned` sample sets of `motion` against its reference clips.
+
+    `expected_motion` is the motion's `evaluation.<name>.expected_motion` entry of params.yaml (None: no
+    learned fraction is counted).
 
     Reference clips are taken every `motion.sample_rate` frames, as training sees them, so that speeds in
     px/frame compare with the generated videos'. Raises ReportError when the inputs do not fit together.
     """
-    criterion = expected_motion_from_params(motion.get("expected_motion"), motion.name)
+    criterion = expected_motion_from_params(expected_motion, motion.name)
     clips = _reference_clips(motion, references, samples)
     groups: dict[str, MetricResults] = {}
     rows: list[dict[str, Any]] = []

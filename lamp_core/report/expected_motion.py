@@ -1,6 +1,6 @@
 """Did a generated video move the way the motion was learned? Per-motion criteria from params.yaml.
 
-A motion declares its expected motion under `motions.<name>.expected_motion` in params.yaml, as one of:
+A motion declares its expected motion under `evaluation.<name>.expected_motion` in params.yaml, as one of:
 
 - a direction: `{direction_deg: 0}` (0 = right, 90 = down, 180 = left, 270 = up). A video passes when
   its mean flow over moving pixels points within `tolerance_deg` (45) of that angle and its median speed
@@ -91,14 +91,14 @@ def _direction_name(angle_deg: float) -> str:
 
 
 def expected_motion_from_params(entry: Any, motion: str) -> MotionCriterion | None:
-    """The criterion of `motions.<motion>.expected_motion` (None when the motion declares none).
+    """The criterion of `evaluation.<motion>.expected_motion` (None when the motion declares none).
 
     Raises ParamsError naming the key for an entry that is neither a direction nor a rotation, has unknown
     keys, or has values out of range.
     """
     if entry is None:
         return None
-    where = f"params.yaml: motions.{motion}.expected_motion"
+    where = f"params.yaml: evaluation.{motion}.expected_motion"
     if not isinstance(entry, dict):
         raise ParamsError(
             f"{where}: expected a mapping such as {{direction_deg: 0}} or {{rotation: clockwise}}"

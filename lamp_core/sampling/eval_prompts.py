@@ -1,4 +1,4 @@
-"""A motion's evaluation prompts (`motions.<name>.eval_prompts` in params.yaml), parsed and checked.
+"""A motion's evaluation prompts (`evaluation.<name>.eval_prompts` in params.yaml), parsed and checked.
 
 Each entry: `{prompt: str, first_frame: {render: {seed: N}} | {image: PATH} | {prompt: TEXT}}`, plus
 optional `seed` (the video's; default `generate.seed` + the entry's index) and `negative_prompt`.
@@ -45,8 +45,8 @@ class EvalPrompt:
 
 
 def parse_eval_prompts(motion: str, entries: Any, base_seed: int) -> list[EvalPrompt]:
-    """Parse `motions.<motion>.eval_prompts`; errors name the entry, e.g. `motions.x.eval_prompts[2]`."""
-    where = f"params.yaml: motions.{motion}.eval_prompts"
+    """Parse `evaluation.<motion>.eval_prompts`; errors name the entry (`evaluation.x.eval_prompts[2]`)."""
+    where = f"params.yaml: evaluation.{motion}.eval_prompts"
     if not isinstance(entries, list) or not entries:
         raise SamplingError(f"{where}: expected a non-empty list of {{prompt, first_frame}} entries")
     prompts = []

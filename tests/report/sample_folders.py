@@ -123,9 +123,8 @@ def write_params(root: Path, motions: Sequence[str] = ("slide_right", "orbit"), 
             "min_clips": 2,
             "max_clip_seconds": 4,
         },
-        "motions": {
-            m: {"prompt": m.replace("_", " "), "expected_motion": EXPECTED_MOTIONS.get(m)} for m in motions
-        },
+        "motions": {m: {"prompt": m.replace("_", " ")} for m in motions},
+        "evaluation": {m: {"expected_motion": EXPECTED_MOTIONS.get(m)} for m in motions},
         "metrics": {"clip_model": "ViT-B-32", "clip_pretrained": None},
         "evaluate": evaluate or {"reference_gifs": 2},
     }

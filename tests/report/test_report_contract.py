@@ -25,7 +25,7 @@ def test_samples_written_by_the_generate_stage_are_evaluated(tmp_path):
     write_frame_cache(tmp_path / "frames", "slide_right", n_clips=2)
     params = {
         "defaults": {"width": SIZE, "height": SIZE, "fps": 8, "n_frames": N_FRAMES, "sample_rate": 1},
-        "motions": {"slide_right": {"expected_motion": {"direction_deg": 0}}},
+        "motions": {"slide_right": {}},
     }
     params["defaults"].update(min_clips=2, max_clip_seconds=4)
     evaluation = evaluate_motion(
@@ -34,6 +34,7 @@ def test_samples_written_by_the_generate_stage_are_evaluated(tmp_path):
         load_frame_cache(tmp_path / "frames"),
         MetricsSettings(),
         MetricUnavailable("no CLIP weights (test)"),
+        expected_motion={"direction_deg": 0},
     )
     assert evaluation.value("tuned", "learned_fraction") == 1.0
     assert evaluation.value("untuned", "learned_fraction") == 0.0

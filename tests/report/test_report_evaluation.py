@@ -9,7 +9,7 @@ from sample_folders import write_motion_inputs, write_params
 
 from lamp_core.data import load_frame_cache
 from lamp_core.metrics import ClipScorer, MetricsSettings, MetricUnavailable
-from lamp_core.params import load_params, motion_config
+from lamp_core.params import evaluation_entry, load_params, motion_config
 from lamp_core.report import (
     VIDEO_COLUMNS,
     MotionEvaluation,
@@ -35,13 +35,15 @@ def tiny_scorer():
     return ClipScorer.from_model(model, preprocess, open_clip.SimpleTokenizer(context_length=16))
 
 
-def _evaluate(root, motion, scorer=NO_CLIP, **motion_changes):
+def _evaluate(root, motion, scorer=NO_CLIP, **evaluation_changes):
     params = load_params(root / "params.yaml")
-    params["motions"][motion].update(motion_changes)
+    params["evaluation"][motion].update(evaluation_changes)
     samples = load_motion_samples(root / "data" / "samples" / motion)
     references = load_frame_cache(root / "data" / "frames" / motion)
     config = motion_config(params, motion)
-    return evaluate_motion(config, samples, references, MetricsSettings.from_params(params), scorer)
+    expected = evaluation_entry(params, motion).get("expected_motion")
+    settings = MetricsSettings.from_params(params)
+    return evaluate_motion(config, samples, references, settings, scorer, expected_motion=expected)
 
 
 @pytest.fixture(scope="module")

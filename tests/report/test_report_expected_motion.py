@@ -46,7 +46,7 @@ def test_params_entries_become_criteria():
 def test_bad_entries_are_refused_with_the_key_named(entry, message):
     with pytest.raises(ParamsError, match=message) as error:
         expected_motion_from_params(entry, "spin")
-    assert "motions.spin.expected_motion" in str(error.value)
+    assert "evaluation.spin.expected_motion" in str(error.value)
 
 
 def test_the_direction_criterion_is_moves_in_direction():

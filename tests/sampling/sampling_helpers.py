@@ -35,7 +35,8 @@ def toy_params(base_dir: Path, eval_prompts: list[dict], generate: dict | None =
             "max_clip_seconds": 4,
         },
         "base": {"model": str(base_dir)},
-        "motions": {"slide_right": {"prompt": "an object sliding right", "eval_prompts": eval_prompts}},
+        "motions": {"slide_right": {"prompt": "an object sliding right"}},
+        "evaluation": {"slide_right": {"eval_prompts": eval_prompts}},
         "generate": {"num_inference_steps": 2, "batch_size": 2, "first_frame_steps": 2, **(generate or {})},
     }
 

@@ -64,7 +64,7 @@ def test_stage_errors_are_one_line_and_keep_earlier_samples(
     assert error.count("\n") == 1 and "unknown setting(s) guidance" in error
 
     settings["generate"].pop("guidance")
-    settings["motions"]["slide_right"]["eval_prompts"] = [
+    settings["evaluation"]["slide_right"]["eval_prompts"] = [
         {"prompt": "a", "first_frame": {"image": "missing.png"}}
     ]
     params.write_text(yaml.safe_dump(settings))

@@ -1,0 +1,85 @@
+"""params.yaml as the DVC pipeline reads it: which stages a change of a setting re-runs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dvc.dependency.param import ParamsDependency
+from dvc.repo import Repo
+
+from lamp_core.params import ParamsError, evaluation_entry, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _value(params: dict[str, Any], dotted: str) -> Any:
+    node: Any = params
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+@pytest.fixture(scope="module")
+def tracked_params() -> dict[str, list[str]]:
+    """Stage name -> the params.yaml keys DVC tracks for it, read from the real dvc.yaml."""
+    with Repo(str(REPO)) as repo:
+        return {
+            stage.addressing: [
+                key for dep in stage.deps if isinstance(dep, ParamsDependency) for key in dep.params
+            ]
+            for stage in repo.index.stages
+        }
+
+
+def _stages_changed_by(edit, tracked: dict[str, list[str]]) -> set[str]:
+    # DVC re-runs a stage when the value of a key it tracks differs from the one in dvc.lock.
+    before = load_params(REPO / "params.yaml")
+    after = copy.deepcopy(before)
+    edit(after)
+    return {
+        stage
+        for stage, keys in tracked.items()
+        if any(_value(before, key) != _value(after, key) for key in keys)
+    }
+
+
+def test_editing_evaluation_prompts_reruns_generation_and_evaluation_not_tuning(tracked_params) -> None:
+    def edit(params: dict) -> None:
+        params["evaluation"]["slide_right"]["eval_prompts"][0]["prompt"] = "{caption}, moving right"
+
+    changed = _stages_changed_by(edit, tracked_params)
+    assert {"generate@slide_right", "evaluate@slide_right"} <= changed
+    assert not {s for s in changed if s.split("@")[0] in ("examples", "ingest", "frames", "tune")}
+
+
+def test_editing_a_motion_reruns_its_tuning(tracked_params) -> None:
+    def edit(params: dict) -> None:
+        params["motions"]["orbit"]["tune"]["steps"] = 301
+
+    changed = _stages_changed_by(edit, tracked_params)
+    assert {"tune@orbit", "generate@orbit", "evaluate@orbit"} <= changed
+    assert "tune@slide_right" not in changed
+
+
+def test_evaluation_entry_of_a_motion() -> None:
+    params = {
+        "motions": {"a": {"prompt": "x"}, "b": {}},
+        "evaluation": {"a": {"expected_motion": {"direction_deg": 0}}},
+    }
+    assert evaluation_entry(params, "a") == {"expected_motion": {"direction_deg": 0}}
+    assert evaluation_entry(params, "b") == {}
+    with pytest.raises(ParamsError, match="no motion named 'c'"):
+        evaluation_entry(params, "c")
+    with pytest.raises(ParamsError, match=r"evaluation\.a must be a mapping"):
+        evaluation_entry({**params, "evaluation": {"a": ["not", "a", "mapping"]}}, "a")
+
+
+def test_the_shipped_motions_keep_evaluation_settings_out_of_motions() -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    for name, entry in params["motions"].items():
+        assert not {"eval_prompts", "expected_motion"} & set(entry or {}), name
+        assert evaluation_entry(params, name)["eval_prompts"], name
