@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import torch
-from diffusers import UNet2DConditionModel
+from tiny_models import make_lamp
 
-from lamp_core.model import LAMPUNet
 from lamp_core.tiny_base import sd1_scheduler
 from lamp_core.training import lamp_loss, lamp_loss_step, noisy_videos
-
-
-def _tiny_lamp_unet() -> LAMPUNet:
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
-    return LAMPUNet.from_unet2d(unet)
 
 
 def _inputs(seed: int = 0):
@@ -35,7 +17,7 @@ def _inputs(seed: int = 0):
 
 
 def test_frame_one_gets_no_gradient_and_is_fed_clean() -> None:
-    unet = _tiny_lamp_unet()
+    unet = make_lamp(base=None).train()
     latents, text = _inputs()
     out = lamp_loss_step(unet, latents, text, sd1_scheduler(), torch.Generator().manual_seed(1))
     out.noise_pred.retain_grad()

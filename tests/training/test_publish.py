@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-import torch
-from diffusers import UNet2DConditionModel
+from tiny_models import make_lamp
 
 from lamp_core.model import BaseIdentity, LAMPUNet, read_motion_config
 from lamp_core.training import publish_motion
@@ -38,20 +37,7 @@ CARD = {
 
 
 def _unet() -> LAMPUNet:
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
-    return LAMPUNet.from_unet2d(unet, base_identity=BaseIdentity("tests/tiny", CARD["base"]["content_hash"]))
+    return make_lamp(base=BaseIdentity("tests/tiny", CARD["base"]["content_hash"]))
 
 
 def test_publishing_replaces_an_earlier_artifact_whole(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Tiny models and inputs for the LAMP video model tests (built here; nothing is downloaded)."""
+"""Tiny models and inputs for the tests of the LAMP video model and its tuning (nothing is downloaded)."""
 
 from __future__ import annotations
 
