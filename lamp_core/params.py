@@ -92,7 +92,12 @@ def evaluation_entry(params: dict[str, Any], name: str) -> dict[str, Any]:
 
     Kept apart from `motions:` so that DVC re-runs generation and evaluation, not tuning, when it changes.
     """
-    _motion_entry(params, name)  # the motion must be declared
+    misplaced = sorted({"eval_prompts", "expected_motion"} & set(_motion_entry(params, name) or {}))
+    if misplaced:
+        raise ParamsError(
+            f"params.yaml: motions.{name} holds {', '.join(misplaced)}; they belong under evaluation.{name} "
+            "(kept apart so that editing them does not re-run tuning)"
+        )
     section = params.get("evaluation") or {}
     if not isinstance(section, dict):
         raise ParamsError("params.yaml: `evaluation:` must map motion names to their settings")

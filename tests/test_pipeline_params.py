@@ -74,6 +74,8 @@ def test_evaluation_entry_of_a_motion() -> None:
     assert evaluation_entry(params, "b") == {}
     with pytest.raises(ParamsError, match="no motion named 'c'"):
         evaluation_entry(params, "c")
+    with pytest.raises(ParamsError, match=r"motions\.b holds eval_prompts; they belong under evaluation\.b"):
+        evaluation_entry({**params, "motions": {"b": {"eval_prompts": []}}}, "b")
     with pytest.raises(ParamsError, match=r"evaluation\.a must be a mapping"):
         evaluation_entry({**params, "evaluation": {"a": ["not", "a", "mapping"]}}, "a")
 
