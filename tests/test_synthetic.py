@@ -71,6 +71,15 @@ def test_slide_right_moves_right_by_its_speed():
     assert scene.velocity_at(2.0) == pytest.approx((scene.speed, 0.0))
 
 
+def test_slide_down_moves_down_by_its_speed():
+    scene = _fully_visible_scene("slide_down", seed=3)
+    centroids = _object_centroids(scene, render_clip(scene, 8, W, H))
+    steps = np.diff(centroids, axis=0)
+    np.testing.assert_allclose(steps[:, 1], scene.speed, atol=0.1)
+    np.testing.assert_allclose(steps[:, 0], 0.0, atol=0.05)
+    assert scene.velocity_at(2.0) == pytest.approx((0.0, scene.speed))
+
+
 def test_orbit_turns_around_its_pivot():
     scene = _fully_visible_scene("orbit", seed=4)
     centroids = _object_centroids(scene, render_clip(scene, 8, W, H))

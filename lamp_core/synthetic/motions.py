@@ -13,7 +13,7 @@ import numpy as np
 
 from lamp_core.synthetic.errors import SceneError
 
-MOTIONS: tuple[str, ...] = ("slide_right", "orbit")
+MOTIONS: tuple[str, ...] = ("slide_right", "slide_down", "orbit")
 
 # Paths are sampled so that the object stays (mostly) in view for this many frames.
 VIEW_FRAMES = 24
@@ -28,18 +28,37 @@ def check_motion(motion: str) -> None:
         raise SceneError(f"unknown motion {motion!r}; known motions: {', '.join(MOTIONS)}")
 
 
+def _slide_speed(rng: np.random.Generator, extent: int) -> float:
+    # A fraction of the canvas along the slide: it crosses most of the frame in VIEW_FRAMES frames.
+    return float(rng.uniform(0.025, 0.04) * extent)
+
+
+def _centred_start(rng: np.random.Generator, extent: int, radius: float, travel: float) -> float:
+    # Centre the path along its axis; where the frame leaves room, jitter it within that room.
+    slack = max((extent - 2.0 * radius - travel) / 2.0, 0.15 * radius)
+    return float((extent - travel) / 2.0 + rng.uniform(-slack, slack))
+
+
 def _sample_slide_right(rng: np.random.Generator, width: int, height: int, radius: float) -> Path:
-    speed = rng.uniform(0.025, 0.04) * width
-    travel = speed * (VIEW_FRAMES - 1)
-    # Centre the path horizontally; where the frame leaves room, jitter it within that room.
-    slack = max((width - 2.0 * radius - travel) / 2.0, 0.15 * radius)
-    x0 = (width - travel) / 2.0 + rng.uniform(-slack, slack)
-    y0 = rng.uniform(radius, height - radius)
-    return (float(x0), float(y0)), float(speed), None
+    speed = _slide_speed(rng, width)
+    x0 = _centred_start(rng, width, radius, speed * (VIEW_FRAMES - 1))
+    y0 = float(rng.uniform(radius, height - radius))
+    return (x0, y0), speed, None
 
 
 def _slide_right_positions(start: Point, speed: float, pivot: Point | None, t: np.ndarray) -> np.ndarray:
     return np.stack([start[0] + speed * t, np.full_like(t, start[1])], axis=-1)
+
+
+def _sample_slide_down(rng: np.random.Generator, width: int, height: int, radius: float) -> Path:
+    speed = _slide_speed(rng, height)
+    y0 = _centred_start(rng, height, radius, speed * (VIEW_FRAMES - 1))
+    x0 = float(rng.uniform(radius, width - radius))
+    return (x0, y0), speed, None
+
+
+def _slide_down_positions(start: Point, speed: float, pivot: Point | None, t: np.ndarray) -> np.ndarray:
+    return np.stack([np.full_like(t, start[0]), start[1] + speed * t], axis=-1)
 
 
 def _sample_orbit(rng: np.random.Generator, width: int, height: int, radius: float) -> Path:
@@ -74,12 +93,14 @@ def _orbit_positions(start: Point, speed: float, pivot: Point | None, t: np.ndar
 
 PATH_SAMPLERS: dict[str, Callable[[np.random.Generator, int, int, float], Path]] = {
     "slide_right": _sample_slide_right,
+    "slide_down": _sample_slide_down,
     "orbit": _sample_orbit,
 }
 
 PATH_POSITIONS: dict[str, Callable[[Point, float, Point | None, np.ndarray], np.ndarray]] = {
     "slide_right": _slide_right_positions,
+    "slide_down": _slide_down_positions,
     "orbit": _orbit_positions,
 }
 
-NEEDS_PIVOT: dict[str, bool] = {"slide_right": False, "orbit": True}
+NEEDS_PIVOT: dict[str, bool] = {"slide_right": False, "slide_down": False, "orbit": True}
