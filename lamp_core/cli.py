@@ -1,7 +1,7 @@
 """The `lamp` console command.
 
     lamp generate --motion slide_right --prompt "a red circle on a beige background, sliding right"
-    lamp generate --motion data/motions/orbit --prompt "..." --first-frame photo.jpg --seed 1 2 3
+    lamp generate --motion data/motions/slide_down --prompt "..." --first-frame photo.jpg --seed 1 2 3
     lamp generate --motion slide_right --prompt "..." --edit-video clip.mp4     # video editing
     lamp generate --motion slide_right --prompt "..." --total-frames 48         # chained windows
 

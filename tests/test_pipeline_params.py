@@ -58,10 +58,10 @@ def test_editing_evaluation_prompts_reruns_generation_and_evaluation_not_tuning(
 
 def test_editing_a_motion_reruns_its_tuning(tracked_params) -> None:
     def edit(params: dict) -> None:
-        params["motions"]["orbit"]["tune"]["steps"] = 301
+        params["motions"]["slide_down"]["tune"]["steps"] = 201
 
     changed = _stages_changed_by(edit, tracked_params)
-    assert {"tune@orbit", "generate@orbit", "evaluate@orbit"} <= changed
+    assert {"tune@slide_down", "generate@slide_down", "evaluate@slide_down"} <= changed
     assert "tune@slide_right" not in changed
 
 

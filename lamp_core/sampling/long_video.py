@@ -2,10 +2,11 @@
 
 Window k starts from the last frame of window k-1 (as generated: decoded and histogram-matched) and
 adds `window_frames - 1` new frames; window k uses seed `seed + k`. Each window sees only its own first
-frame, so errors compound with length: measured on the tiny base with a tuned `orbit` (8-frame windows,
-6 videos), the object's colour was kept in 100% of frames 2-8 but 67% of frames 22-36, and the
-background drifted in the last window. One longer window (`n_frames` = the full length) kept them better
-there, at a cost that grows with the square of the frame count in temporal attention.
+frame, so errors compound with length: measured on the tiny base shipped before 2026-11-22 with a
+tuned `orbit` (8-frame windows, 6 videos), the object's colour was kept in 100% of frames 2-8 but 67%
+of frames 22-36, and the background drifted in the last window. One longer window (`n_frames` = the
+full length) kept them better there, at a cost that grows with the square of the frame count in
+temporal attention.
 """
 
 from __future__ import annotations
