@@ -41,7 +41,10 @@ def test_frame_1_is_the_given_first_frame_and_the_others_are_not(base: SDBase, t
     video = sample_video(tuned, base, "a cyan circle", first, seed=0, n_frames=5, config=FAST)
     assert video.shape == (5, HEIGHT, WIDTH, 3) and video.dtype == np.uint8
     round_trip = decode_latents(base.vae, encode_frames(base.vae, first[None]))[0].numpy()
-    np.testing.assert_array_equal(video[0], round_trip)  # frame 1: the first frame through the VAE
+    # Frame 1 is the first frame through the VAE. Decoded in a batch of 5 rather than alone, its float
+    # values differ in the last bits, which can flip the rounding of a rare uint8 value by one level.
+    difference = np.abs(video[0].astype(int) - round_trip.astype(int))
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.001
     for frame in video[1:]:
         assert np.abs(frame.astype(int) - video[0].astype(int)).mean() > 1.0
 
@@ -125,7 +128,10 @@ def test_memory_options_keep_the_result(base: SDBase, tuned) -> None:
     saving = sample_video(
         tuned, base, "a", first, seed=2, n_frames=3, config=SamplingConfig(2), memory=memory
     )
-    assert np.abs(saving.astype(int) - plain.astype(int)).max() <= 1
+    # VAE slicing decodes one frame at a time: a few values round the other way, and histogram matching
+    # can widen such a one-level difference to two. Anything more would be a real change.
+    difference = np.abs(saving.astype(int) - plain.astype(int))
+    assert difference.max() <= 2 and (difference > 0).mean() < 0.001
     assert not base.vae.use_tiling  # switched back after the call
 
 
