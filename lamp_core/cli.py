@@ -5,7 +5,7 @@
     lamp generate --motion slide_right --prompt "..." --edit-video clip.mp4     # video editing
     lamp generate --motion slide_right --prompt "..." --total-frames 48         # chained windows
 
-Defaults are the paper's (50 DDIM steps, guidance 12.5, shared noise 0.2, AdaIN switch after 30 of 50
+Defaults are the paper's (50 DDIM steps, guidance 12.5, shared noise 0.2, AdaIN switch after 31 of 50
 steps, histogram matching on); size, frame count and fps come from the motion's params.yaml entry when
 it has one, else 512x320, 16 frames, 8 fps. Errors are one line on stderr and exit status 1.
 """
@@ -140,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
         "--adain-switch",
         type=float,
         default=defaults.adain_switch_fraction,
-        help="share of steps before AdaIN switches to the first frame's statistics (0.6: 30 of 50)",
+        help="AdaIN takes the first frame's statistics once the step index exceeds this share of the steps "
+        "(0.6: after 31 of 50, as the reference code)",
     )
     knobs.add_argument("--no-adain", action="store_true", help="turn AdaIN on latents off")
     knobs.add_argument("--no-histogram-matching", action="store_true", help="turn histogram matching off")

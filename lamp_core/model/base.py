@@ -8,6 +8,7 @@ or a single-file checkpoint that cannot be loaded safely.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import re
 from collections.abc import Callable
@@ -32,6 +33,12 @@ from .errors import BaseModelError
 DEFAULT_SINGLE_FILE_CONFIG = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
 
+#: What the LAMP reference pipeline forces on the base's scheduler whatever its config says (as diffusers'
+#: own StableDiffusionPipeline does for old configs): DDIM without clipping x0, timesteps offset by one.
+REFERENCE_SCHEDULER_SETTINGS: dict[str, Any] = {"clip_sample": False, "steps_offset": 1}
+
+_LOG = logging.getLogger(__name__)
+_FORCED_SCHEDULER_LOGGED: set[str] = set()
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError, EntryNotFoundError)
 _T = TypeVar("_T")
@@ -109,10 +116,27 @@ def load_base(
             )
         module.requires_grad_(False).eval()
     content_hash = unet_content_hash(unet)
+    scheduler_config = reference_scheduler_config(scheduler_config, text)
     if torch_dtype is not None:
         for module in (unet, vae, text_encoder):
             module.to(dtype=torch_dtype)
     return SDBase(unet, vae, text_encoder, tokenizer, scheduler_config, text, content_hash)
+
+
+def reference_scheduler_config(config: dict[str, Any], source: str) -> dict[str, Any]:
+    """`config` with `REFERENCE_SCHEDULER_SETTINGS` forced, logging what changed once per source.
+
+    A base whose scheduler config lacks `clip_sample` would otherwise get diffusers' default (clipping on).
+    """
+    changed = {k: v for k, v in REFERENCE_SCHEDULER_SETTINGS.items() if config.get(k, "unset") != v}
+    if changed and source not in _FORCED_SCHEDULER_LOGGED:
+        _FORCED_SCHEDULER_LOGGED.add(source)
+        was = ", ".join(f"{k}={config.get(k, 'unset')}" for k in changed)
+        now = ", ".join(f"{k}={v}" for k, v in changed.items())
+        _LOG.warning(
+            "%s: scheduler set to %s as the LAMP reference pipeline does (config had %s)", source, now, was
+        )
+    return {**config, **REFERENCE_SCHEDULER_SETTINGS}
 
 
 def _load_folder(location: str, shown: str, hub: dict[str, Any]) -> tuple:

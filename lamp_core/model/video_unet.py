@@ -34,11 +34,12 @@ from .temporal_attention import TemporalSelfAttention, TemporalTransformerBlock
 from .temporal_conv import TemporalSpatialConv
 from .video_norm import VideoGroupNorm
 
-#: The method's trainable set: temporal convs, gates, temporal attention, and attn1's query projection.
+#: The reference code's trainable set: temporal convs, gates, temporal attention's q/k/v/out projections
+#: (its LayerNorm stays frozen, as the reference's `norm_temp`), and attn1's query projection.
 DEFAULT_TRAINABLE_PATTERNS: tuple[str, ...] = (
     "*.temporal_conv.*",
     "*.gate.*",
-    "*.temporal_attention.*",
+    "*.temporal_attention.attention.*",
     "*.attn1.to_q.*",
 )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-#: The method switches AdaIN's reference after 30 of 50 steps.
+#: AdaIN's reference switches after 60% of the steps. The reference code switches once the step index
+#: (from 0) exceeds 30 of 50, so the first phase has 31 steps; the paper's text reads "the first 30".
 DEFAULT_ADAIN_SWITCH_FRACTION = 0.6
 
 
@@ -23,8 +26,13 @@ def adain(content: torch.Tensor, reference: torch.Tensor, eps: float = 1e-5) -> 
 
 
 def adain_switch_step(num_steps: int, switch_fraction: float = DEFAULT_ADAIN_SWITCH_FRACTION) -> int:
-    """The first step (0-based) of AdaIN's second phase: `round(switch_fraction * num_steps)`."""
-    return round(switch_fraction * num_steps)
+    """The first step (0-based) of AdaIN's second phase: the first index greater than
+    `switch_fraction * num_steps`, as the reference code's `i > 30` at 50 steps (so 31 at 50, 16 at 25).
+
+    Capped at `num_steps` (no second phase), which is what `switch_fraction` 1 gives.
+    """
+    # The tolerance keeps products such as 0.6 * 35 (20.999999999999996 in floats) at their exact value.
+    return min(math.floor(switch_fraction * num_steps + 1e-9) + 1, num_steps)
 
 
 def apply_adain_schedule(

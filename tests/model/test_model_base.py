@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ldm_checkpoint import ldm_state_dict
 from safetensors.torch import save_file
 
 from lamp_core.model import BaseModelError, LAMPUNet, SDBase, load_base, unet_content_hash
+from lamp_core.sampling.lamp_sampler import ddim_scheduler
 
 
 class NotATensor:
@@ -39,6 +41,28 @@ def _copy(tiny_sd_dir: Path, tmp_path: Path, edit_unet_config: dict | None = Non
         config = json.loads(config_path.read_text())
         config_path.write_text(json.dumps({**config, **edit_unet_config}))
     return folder
+
+
+def test_scheduler_is_forced_as_the_reference_pipeline_does(
+    tiny_sd_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scheduler config without `clip_sample` (diffusers' default: clipping on) and with another
+    `steps_offset` is loaded as the reference pipeline uses it, and the log says so once."""
+    folder = _copy(tiny_sd_dir, tmp_path)
+    config_path = folder / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("clip_sample")
+    config_path.write_text(json.dumps({**config, "steps_offset": 0}))
+    with caplog.at_level(logging.WARNING, logger="lamp_core.model.base"):
+        base = load_base(folder)
+        again = load_base(folder)
+    assert base.scheduler_config["clip_sample"] is False and base.scheduler_config["steps_offset"] == 1
+    assert again.scheduler_config == base.scheduler_config
+    forced = [r.getMessage() for r in caplog.records if "reference pipeline" in r.getMessage()]
+    assert len(forced) == 1 and "clip_sample=unset" in forced[0] and "steps_offset=0" in forced[0]
+    scheduler = ddim_scheduler(base, 10, torch.device("cpu"))
+    assert scheduler.config.clip_sample is False and scheduler.config.steps_offset == 1
+    assert int(scheduler.timesteps[-1]) == 1  # the offset: DDIM's last step is t=1, not t=0
 
 
 def test_folder_base_is_frozen_hashed_and_inflates(folder_base: SDBase, tiny_sd_dir: Path) -> None:

@@ -19,7 +19,40 @@ def _grads(model) -> dict[str, torch.Tensor]:
 
 
 def _method_kind(name: str) -> bool:
-    return any(m in name for m in (".temporal_conv.", ".gate.", ".temporal_attention.", ".attn1.to_q."))
+    kinds = (".temporal_conv.", ".gate.", ".temporal_attention.attention.", ".attn1.to_q.")
+    return any(m in name for m in kinds)
+
+
+def test_the_default_trainable_names_are_the_reference_codes_set() -> None:
+    """The reference trains `conv1d`, `conv_gate`, `attn_temp` (q, k, v, out; not `norm_temp`) and
+    `attn1.to_q`: here the temporal conv and gate of every inflated conv, temporal attention's four
+    projections and attn1's query of every transformer block, and nothing else."""
+    from lamp_core.model.temporal_attention import TemporalTransformerBlock
+    from lamp_core.model.temporal_conv import TemporalSpatialConv
+
+    model = make_lamp()
+    expected = set()
+    for path, module in model.named_modules():
+        if isinstance(module, TemporalSpatialConv):
+            expected |= {
+                f"{path}.{layer}.{kind}" for layer in ("temporal_conv", "gate") for kind in ("weight", "bias")
+            }
+        if isinstance(module, TemporalTransformerBlock):
+            attention = f"{path}.temporal_attention.attention"
+            expected |= {f"{attention}.to_{p}.weight" for p in "qkv"}
+            expected |= {
+                f"{attention}.to_out.0.weight",
+                f"{attention}.to_out.0.bias",
+                f"{path}.block.attn1.to_q.weight",
+            }
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == expected
+    # 4 transformer blocks (1 down, 2 up at the top level, 1 mid): 6 tensors each, then the convs'.
+    blocks = sum(isinstance(m, TemporalTransformerBlock) for m in model.modules())
+    convs = sum(isinstance(m, TemporalSpatialConv) for m in model.modules())
+    assert blocks == 4 and len(trainable) == 6 * blocks + 4 * convs
+    frozen_norms = [n for n, p in model.named_parameters() if ".temporal_attention.norm." in n]
+    assert len(frozen_norms) == 2 * blocks and not any(n in trainable for n in frozen_norms)
 
 
 def test_gradients_reach_exactly_the_default_trainable_set() -> None:

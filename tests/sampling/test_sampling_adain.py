@@ -28,10 +28,13 @@ def test_adain_gives_each_channel_the_references_mean_and_std() -> None:
     torch.testing.assert_close(back, normalised, atol=1e-4, rtol=1e-4)
 
 
-def test_switch_step_is_30_of_50_by_default() -> None:
-    assert adain_switch_step(50) == 30
-    assert adain_switch_step(25, 0.6) == 15
-    assert adain_switch_step(10, 0.0) == 0
+def test_switch_step_is_the_reference_codes_at_50_steps() -> None:
+    # The reference switches when the step index exceeds 30: steps 0..30 on frame 2, 31..49 on frame 1.
+    assert adain_switch_step(50) == 31
+    assert adain_switch_step(25, 0.6) == 16
+    assert adain_switch_step(35, 0.6) == 22  # 0.6 * 35 is 20.999999999999996 in floats
+    assert adain_switch_step(10, 0.0) == 1
+    assert adain_switch_step(10, 1.0) == 10  # no second phase
 
 
 def test_schedule_first_phase_uses_frame_2_then_the_first_frame() -> None:

@@ -80,12 +80,31 @@ def test_each_step_runs_the_unet_once_on_the_guided_batch_with_frame_1_clean(bas
         mean, std = sample.mean((-2, -1)), sample.std((-2, -1), correction=0)
         if step == 0:
             continue  # the shared noise, before any AdaIN
-        reference = 0 if step - 1 >= 3 else 1  # after step index 3 (= 0.5 x 6) the first frame's
+        reference = 0 if step - 1 > 3 else 1  # after a step index above 3 (= 0.5 x 6) the first frame's
         targets = slice(1, None) if reference == 0 else slice(2, None)
         expected_mean = mean[:, :, reference : reference + 1].expand_as(mean[:, :, targets])
         expected_std = std[:, :, reference : reference + 1].expand_as(std[:, :, targets])
         torch.testing.assert_close(mean[:, :, targets], expected_mean, atol=1e-4, rtol=0)
         torch.testing.assert_close(std[:, :, targets], expected_std, atol=1e-3, rtol=1e-3)
+
+
+def test_adain_phases_at_50_steps_are_the_reference_codes(
+    base: SDBase, tuned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the paper's 50 steps, steps 0..30 take frame 2's statistics and 31..49 the first frame's (the
+    reference code's `i > 30`; the paper's text says the first 30)."""
+    import lamp_core.sampling.lamp_sampler as lamp_sampler
+
+    phases = []
+    original = lamp_sampler.apply_adain_schedule
+
+    def spy(generated, first, step_index, switch_step):
+        phases.append("frame 1" if step_index >= switch_step else "frame 2")
+        return original(generated, first, step_index, switch_step)
+
+    monkeypatch.setattr(lamp_sampler, "apply_adain_schedule", spy)
+    sample_video(tuned, base, "a", _first_frame(), n_frames=3, config=SamplingConfig(50))
+    assert phases == ["frame 2"] * 31 + ["frame 1"] * 19
 
 
 def test_no_guidance_runs_a_single_branch(base: SDBase, tuned) -> None:

@@ -78,3 +78,24 @@ def test_a_saved_cache_is_reused_only_for_the_same_inputs(base, tmp_path) -> Non
     assert LatentCache.load(path, "v2") is None
     path.write_bytes(b"not safetensors")
     assert LatentCache.load(path, "v1") is None
+
+
+def test_latents_carry_the_vaes_scaling_factor_and_captions_are_padded_to_max_length(base) -> None:
+    """The VAE/text path of the paper: latents x `scaling_factor` (SD 1.x: 0.18215), captions padded to the
+    tokenizer's 77 tokens, as at sampling time."""
+    clips = sliding_clips(n_clips=1, n_frames=3)
+    scale = base.vae.config.scaling_factor
+    try:
+        base.vae.register_to_config(scaling_factor=0.18215)
+        cache = build_latent_cache(clips, ["a square"], base.vae, base.tokenizer, base.text_encoder, "f")
+        with torch.no_grad():
+            unscaled = base.vae.encode(
+                torch.from_numpy(clips[0].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            ).latent_dist.mean
+    finally:
+        base.vae.register_to_config(scaling_factor=scale)
+    torch.testing.assert_close(cache.mean[0][0], unscaled * 0.18215, rtol=1e-5, atol=1e-6)
+    assert cache.text.shape[1] == base.tokenizer.model_max_length == 77
+    from lamp_core.sampling.lamp_sampler import encode_prompts
+
+    torch.testing.assert_close(cache.text[0], encode_prompts(base, ["a square"], torch.device("cpu"))[0])
