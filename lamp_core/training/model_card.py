@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,11 @@ def file_sha256(paths: list[Path]) -> str:
 
 
 def code_version() -> dict[str, str]:
-    """The lamp version, the git commit (when run from a checkout), and a hash of the tuning code itself.
+    """The lamp version, a hash of the tuning code itself, and the library versions.
 
-    `source_sha256` covers lamp_core/model, lamp_core/training and stages/tune.py, so it tells apart
-    uncommitted changes that the commit alone would hide.
+    `source_sha256` covers lamp_core/model, lamp_core/training and stages/tune.py: it tells apart any two
+    versions of the code, committed or not. (No git commit: it would change the artifact, and so DVC's
+    lock file, on every commit, even one that changes no tuning code.)
     """
     try:
         version = importlib.metadata.version("lamp")
@@ -52,7 +52,6 @@ def code_version() -> dict[str, str]:
     sources += [_REPO_ROOT / f for f in _SOURCE_FILES if (_REPO_ROOT / f).is_file()]
     return {
         "lamp": version,
-        "git_commit": _git_commit(),
         "source_sha256": file_sha256(sources),
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
@@ -122,7 +121,7 @@ def render_readme(card: dict[str, Any]) -> str:
         f"| trainable parameters | {card['training']['trainable_parameters'] / 1e6:.2f} M |",
         f"| seed | {tune['seed']} |",
         f"| data | `{card['data']['frames_sha256'][:23]}...` |",
-        f"| code | lamp {card['code']['lamp']}, commit {card['code']['git_commit'][:12]} |",
+        f"| code | lamp {card['code']['lamp']}, source {card['code']['source_sha256'][:19]}... |",
         "",
         "Every parameter, the data hashes and the code version are in `model_card.json`.",
         "",
@@ -135,13 +134,3 @@ def write_model_card(folder: str | Path, card: dict[str, Any]) -> None:
     folder = Path(folder)
     (folder / MODEL_CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (folder / README_FILE).write_text(render_readme(card), encoding="utf-8")
-
-
-def _git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 else "unknown"

@@ -153,8 +153,9 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
     rate = ran / train_seconds if train_seconds > 0 else 0.0
     if run.log is not None:
         _publish(run, final_loss)
-        figures = {"resumed_from": run.start, "train_seconds": train_seconds}
-        run.log.summarise(figures | ({"steps_per_second": rate} if ran else {}))
+        # Only what the run computed: timings (stage output, reports/timings/) would change metrics.json,
+        # which git tracks, on every run.
+        run.log.summarise({"resumed_from": run.start})
     accelerator.wait_for_everyone()
     return TuneResult(job.paths.output, settings.steps, run.start, final_loss, train_seconds, rate)
 

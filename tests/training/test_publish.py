@@ -32,7 +32,7 @@ CARD = {
     },
     "data": {"clips": 4, "frames_sha256": "sha256:" + "1" * 64},
     "training": {"num_processes": 1, "optimizer": "AdamW", "trainable_parameters": 1000},
-    "code": {"lamp": "0.1.0", "git_commit": "abc"},
+    "code": {"lamp": "0.1.0", "source_sha256": "sha256:" + "2" * 64},
 }
 
 
