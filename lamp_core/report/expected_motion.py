@@ -7,8 +7,9 @@ a fraction of its mean side, (height + width) / 2, per frame, so that one criter
 - a direction, `{direction_deg: 0}` (0 = right, 90 = down, 180 = left, 270 = up), for objects or a camera
   moving one way: the mean flow of the moving pixels points within `tolerance_deg` (45) of that angle, their
   median speed is at least `min_speed` (0.005 of the frame per frame; optionally also at least
-  `min_speed_px` px/frame, default 0), and at least `min_consistency` (0.6) of the frame pairs move within
-  the tolerance on their own.
+  `min_speed_px` px/frame, default 0), at least `min_moving_fraction` (0.01) of the pixels move (over all
+  frame pairs), and at least `min_consistency` (0.6) of the frame pairs move within the tolerance on their
+  own.
 - a zoom, `{scale: zoom_in}` (or `zoom_out`), for a camera zooming about the frame centre: the mean scale
   rate of the per-pair similarity fit (`lamp_core.metrics.fit_global_motion`) is at least `min_rate`
   (0.01 per frame) in that sense, and at least `min_consistency` (0.75) of the frame pairs scale that way
@@ -18,8 +19,8 @@ a fraction of its mean side, (height + width) / 2, per frame, so that one criter
 - a rotation, `{rotation: clockwise}` (or `counterclockwise`), for an object that revolves about a point
   (the `orbit` example): its direction of motion keeps turning the expected way, by `min_turn_deg` (4) to
   `max_turn_deg` (45) degrees per frame in the expected sense (see `video_motion`), at least
-  `min_consistency` (0.75) of its single turns go that way, and its median speed is at least `min_speed`
-  (and `min_speed_px`) as for a direction.
+  `min_consistency` (0.75) of its single turns go that way, and its median speed and moving fraction are
+  at least `min_speed` (and `min_speed_px`) and `min_moving_fraction` as for a direction.
 
 The fraction of videos that pass is reported as `learned_fraction`, for the tuned and the untuned model,
 and for the motion's own reference clips as a check of the criterion itself.
@@ -61,11 +62,13 @@ class DirectionCriterion:
     """An absolute floor on the same speed, px/frame (0: none)."""
     min_consistency: float = 0.6
     """Fraction of all frame pairs whose own mean flow points within the tolerance."""
+    min_moving_fraction: float = 0.01
+    """Fraction of the (pixel, frame pair) samples that must move: a few stray pixels are no motion."""
 
     def accepts(self, motion: VideoMotion) -> bool:
         """Whether the measured motion passes."""
         summary = motion.summary
-        if summary.direction_deg is None:
+        if summary.direction_deg is None or summary.moving_fraction < self.min_moving_fraction:
             return False
         if summary.speed < _speed_threshold(motion, self.min_speed, self.min_speed_px):
             return False
@@ -157,10 +160,13 @@ class RotationCriterion:
     min_consistency: float = 0.75
     min_speed: float = 0.005
     min_speed_px: float = 0.0
+    min_moving_fraction: float = 0.01
 
     def accepts(self, motion: VideoMotion) -> bool:
         """Whether the measured motion passes (see the module docstring)."""
         if motion.turn_rate_deg is None or motion.clockwise_fraction is None:
+            return False
+        if motion.summary.moving_fraction < self.min_moving_fraction:
             return False
         if motion.summary.speed < _speed_threshold(motion, self.min_speed, self.min_speed_px):
             return False
@@ -243,7 +249,7 @@ def _check_ranges(criterion: MotionCriterion, where: str) -> None:
             f"in [0, {MAX_RELATIVE_SPEED:g}] (a fraction of the frame per frame; px/frame: min_speed_px)",
         )
         need(criterion.min_speed_px >= 0, "min_speed_px", ">= 0")
-    for key in ("min_consistency", "min_explained"):
+    for key in ("min_consistency", "min_explained", "min_moving_fraction"):
         if key in names:
             need(0 <= getattr(criterion, key) <= 1, key, "in [0, 1]")
     if isinstance(criterion, DirectionCriterion):

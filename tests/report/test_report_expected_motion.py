@@ -62,6 +62,7 @@ def test_the_shipped_params_entries_still_parse():
         ({"direction_deg": 0, "min_speed": 0.5}, "fraction of the frame per frame; px/frame: min_speed_px"),
         ({"direction_deg": 0, "min_speed_px": -1}, "min_speed_px must be >= 0"),
         ({"direction_deg": 0, "min_consistency": 1.5}, "min_consistency"),
+        ({"direction_deg": 0, "min_moving_fraction": 2}, "min_moving_fraction must be in"),
         ({"direction_deg": 0, "scale": "zoom_in"}, "exactly one of"),
         ({"scale": "zoom"}, "scale must be one of zoom_in, zoom_out"),
         ({"scale": "zoom_in", "min_rate": 1}, "min_rate must be in"),
@@ -83,7 +84,9 @@ def test_the_direction_criterion_in_px_without_consistency_is_moves_in_direction
     videos = _rendered("slide_right", 3) + _rendered("slide_right", 2, mirror=True) + _rendered("orbit", 3)
     videos.append(still_video(eval_scenes("slide_right", 1)[0]))
     for angle in (0.0, 180.0):
-        criterion = DirectionCriterion(angle, min_speed=0.0, min_speed_px=0.5, min_consistency=0.0)
+        criterion = DirectionCriterion(
+            angle, min_speed=0.0, min_speed_px=0.5, min_consistency=0.0, min_moving_fraction=0.0
+        )
         verdicts = [criterion.accepts(measure_motion(video)) for video in videos]
         assert verdicts == [moves_in_direction(video, angle) for video in videos]
     assert verdicts[3:5] == [True, True]  # the mirrored slides move left
