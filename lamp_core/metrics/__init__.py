@@ -18,6 +18,7 @@ from lamp_core.metrics.fidelity import (
     ssim,
 )
 from lamp_core.metrics.flow import FlowSettings, optical_flow
+from lamp_core.metrics.global_motion import GlobalMotion, fit_global_motion
 from lamp_core.metrics.motion_fidelity import motion_fidelity
 from lamp_core.metrics.motion_summary import MotionSummary, summarize_flow, summarize_motion
 from lamp_core.metrics.results import MetricResults, MetricUnavailable, merge_results, unavailable
@@ -31,6 +32,7 @@ __all__ = [
     "ClipWeights",
     "FlowSettings",
     "FrameErrors",
+    "GlobalMotion",
     "MetricInputError",
     "MetricResults",
     "MetricUnavailable",
@@ -41,6 +43,7 @@ __all__ = [
     "continuation_error",
     "dynamic_degree",
     "first_frame_fidelity",
+    "fit_global_motion",
     "flicker",
     "frame_errors",
     "merge_results",

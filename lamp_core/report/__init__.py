@@ -14,7 +14,9 @@ from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation, evaluat
 from lamp_core.report.expected_motion import (
     DirectionCriterion,
     MotionCriterion,
+    RollCriterion,
     RotationCriterion,
+    ScaleCriterion,
     expected_motion_from_params,
 )
 from lamp_core.report.html_page import render_index_html
@@ -38,9 +40,11 @@ __all__ = [
     "MotionCriterion",
     "MotionEvaluation",
     "ReportError",
+    "RollCriterion",
     "RotationCriterion",
     "SampleSet",
     "SampleVideo",
+    "ScaleCriterion",
     "VideoMotion",
     "compare_table",
     "evaluate_motion",

@@ -10,6 +10,7 @@ The reference clips (the training data) are measured the same way, as the target
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -41,6 +42,11 @@ from lamp_core.report.video_motion import measure_motion
 from lamp_core.synthetic import render_clip
 
 GROUPS = (*VARIANTS, "gain", "reference")
+
+REFERENCE_ACCEPT_WARNING = 0.9
+"""A criterion that accepts fewer than this fraction of its motion's own reference clips is warned about."""
+
+logger = logging.getLogger(__name__)
 
 VIDEO_COLUMNS = (
     "variant",
@@ -150,6 +156,8 @@ def evaluate_motion(
             _row(variant, video, values) for video, values in zip(sample_set.videos, per_video, strict=True)
         ]
     reference_rows = [_reference_metrics(clip, criterion, settings) for clip in clips.values()]
+    if criterion is not None:
+        _warn_if_references_fail(motion.name, criterion, reference_rows)
     groups["reference"] = _means(reference_rows, REFERENCE_METRICS)
     rows += [
         _row("reference", None, values, clip_id=key, caption=references.captions.get(key, ""))
@@ -220,6 +228,28 @@ def _motion_metrics(
         return merge_results(results, unavailable(["learned"], reason))
     results["learned"] = 1.0 if criterion.accepts(measured) else 0.0
     return results
+
+
+def _warn_if_references_fail(
+    motion: str, criterion: MotionCriterion, reference_rows: Sequence[MetricResults]
+) -> None:
+    """Log a warning when `criterion` accepts fewer than REFERENCE_ACCEPT_WARNING of the reference clips."""
+    verdicts = [row["learned"] for row in reference_rows if row.get("learned") is not None]
+    if not verdicts:
+        return
+    rate = float(np.mean(verdicts))
+    if rate < REFERENCE_ACCEPT_WARNING:
+        logger.warning(
+            "%s: the learned-motion criterion accepts only %d of %d (%.0f%%) of the motion's own reference "
+            "clips, so its learned_fraction says little; check params.yaml: evaluation.%s.expected_motion. "
+            "Criterion: %s",
+            motion,
+            round(rate * len(verdicts)),
+            len(verdicts),
+            100 * rate,
+            motion,
+            criterion.describe(),
+        )
 
 
 def _reference_metrics(

@@ -1,4 +1,6 @@
-"""One video's motion, measured once from its optical flow: the library's summary plus how its path turns.
+"""One video's motion, measured once from its optical flow: the library's summary, how its path turns,
+the direction of each frame pair, and the similarity motion about the frame centre of each frame pair
+(`lamp_core.metrics.fit_global_motion`: the camera's zoom and roll).
 
 The turn statistics describe how the direction of motion changes from one frame pair to the next. For
 each frame pair, the mean flow vector of the moving pixels is the object's velocity; an object orbiting
@@ -12,7 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lamp_core.metrics import FlowSettings, MotionSummary, optical_flow, summarize_flow
+from lamp_core.metrics import (
+    FlowSettings,
+    GlobalMotion,
+    MotionSummary,
+    fit_global_motion,
+    optical_flow,
+    summarize_flow,
+)
+from lamp_core.metrics.motion_summary import angle_deg
 
 
 @dataclass(frozen=True)
@@ -25,13 +35,29 @@ class VideoMotion:
     None when fewer than two frame pairs have a direction."""
     clockwise_fraction: float | None
     """Fraction of the turns between consecutive directed frame pairs that are clockwise, in [0, 1]."""
+    frame_size: tuple[int, int] = (0, 0)
+    """(height, width) of the video in pixels."""
+    pair_directions_deg: tuple[float | None, ...] = ()
+    """Direction of the mean flow of each frame pair's moving pixels, in [0, 360); None where it is
+    shorter than the flow's `min_magnitude` (no direction)."""
+    global_motion: GlobalMotion | None = None
+    """The similarity motion of each frame pair; None when no frame pair has enough moving pixels."""
+
+    @property
+    def side(self) -> float:
+        """The frame's mean side, (height + width) / 2 px: the unit of the criteria's relative speeds."""
+        return (self.frame_size[0] + self.frame_size[1]) / 2.0
 
     def as_metrics(self) -> dict[str, float | None]:
-        """The scalar statistics, JSON-ready: the summary's plus `turn_rate_deg` and `clockwise_fraction`."""
+        """The scalar statistics, JSON-ready: the summary's, `turn_rate_deg`, `clockwise_fraction`, and
+        the global motion's mean `scale_rate` and `roll_rate_deg` (None when it has none)."""
+        fit = self.global_motion
         return {
             **self.summary.as_metrics(),
             "turn_rate_deg": self.turn_rate_deg,
             "clockwise_fraction": self.clockwise_fraction,
+            "scale_rate": None if fit is None else fit.scale_rate,
+            "roll_rate_deg": None if fit is None else fit.roll_rate_deg,
         }
 
 
@@ -68,4 +94,16 @@ def measure_motion(video: np.ndarray, settings: FlowSettings | None = None) -> V
     settings = settings or FlowSettings()
     flow = optical_flow(video, settings)
     turn_rate, clockwise = turn_statistics(flow, settings.min_magnitude)
-    return VideoMotion(summarize_flow(flow, settings), turn_rate, clockwise)
+    velocity, directed = pair_velocities(flow, settings.min_magnitude)
+    directions = tuple(
+        angle_deg(float(dx), float(dy)) if has_direction else None
+        for (dx, dy), has_direction in zip(velocity, directed, strict=True)
+    )
+    return VideoMotion(
+        summarize_flow(flow, settings),
+        turn_rate,
+        clockwise,
+        frame_size=(int(flow.shape[1]), int(flow.shape[2])),
+        pair_directions_deg=directions,
+        global_motion=fit_global_motion(flow, settings.min_magnitude),
+    )

@@ -1,6 +1,7 @@
 """A motion's evaluation from sample folders: per-variant metrics, gains, references, reasons for n/a."""
 
 import dataclasses
+import logging
 
 import open_clip
 import pytest
@@ -138,3 +139,17 @@ def test_references_of_another_size_are_refused(slide_root):
 def test_an_evaluation_survives_a_round_trip_through_a_dict(slide_root):
     evaluation = _evaluate(slide_root, "slide_right")
     assert MotionEvaluation.from_dict(evaluation.to_dict()) == evaluation
+
+
+def test_a_criterion_that_fails_its_own_references_is_warned_about(slide_root, caplog):
+    with caplog.at_level(logging.WARNING, logger="lamp_core.report.evaluation"):
+        _evaluate(slide_root, "slide_right")
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="lamp_core.report.evaluation"):
+        evaluation = _evaluate(slide_root, "slide_right", expected_motion={"direction_deg": 180})
+    assert evaluation.value("reference", "learned_fraction") == 0.0
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert message.startswith("slide_right: ") and "0 of 4 (0%)" in message
+    assert "evaluation.slide_right.expected_motion" in message and "180° (left)" in message

@@ -1,15 +1,19 @@
 """The learned-motion criteria: parsing from params.yaml, and what they accept."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
 from lamp_core.metrics import moves_in_direction
-from lamp_core.params import ParamsError
+from lamp_core.params import ParamsError, load_params
 from lamp_core.report import (
     DirectionCriterion,
+    RollCriterion,
     RotationCriterion,
+    ScaleCriterion,
     expected_motion_from_params,
     measure_motion,
 )
@@ -26,6 +30,20 @@ def test_params_entries_become_criteria():
     assert expected_motion_from_params({"direction_deg": 90}, "m") == DirectionCriterion(90.0)
     rotation = expected_motion_from_params({"rotation": "counterclockwise", "min_turn_deg": 2}, "m")
     assert rotation == RotationCriterion("counterclockwise", min_turn_deg=2.0)
+    assert expected_motion_from_params({"scale": "zoom_in"}, "m") == ScaleCriterion("zoom_in")
+    zoom_out = expected_motion_from_params({"scale": "zoom_out", "min_rate": 0.02, "min_explained": 0.3}, "m")
+    assert zoom_out == ScaleCriterion("zoom_out", min_rate=0.02, min_explained=0.3)
+    roll = expected_motion_from_params({"roll": "counterclockwise", "min_rate_deg": 2}, "m")
+    assert roll == RollCriterion("counterclockwise", min_rate_deg=2.0)
+    direction = expected_motion_from_params({"direction_deg": 0, "min_speed": 0.01, "min_speed_px": 1}, "m")
+    assert direction == DirectionCriterion(0.0, min_speed=0.01, min_speed_px=1.0)
+
+
+def test_the_shipped_params_entries_still_parse():
+    params = load_params(Path(__file__).parents[2] / "params.yaml")
+    for motion, entry in params.get("evaluation", {}).items():
+        criterion = expected_motion_from_params((entry or {}).get("expected_motion"), motion)
+        assert criterion is None or isinstance(criterion, DirectionCriterion)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +59,19 @@ def test_params_entries_become_criteria():
         ({"rotation": "clockwise", "min_turn_deg": 50}, "min_turn_deg < max_turn_deg"),
         ({"rotation": "clockwise", "min_consistency": 2}, "min_consistency"),
         ({"rotation": "clockwise", "min_speed": -1}, "min_speed"),
+        ({"direction_deg": 0, "min_speed": 0.5}, "fraction of the frame per frame; px/frame: min_speed_px"),
+        ({"direction_deg": 0, "min_speed_px": -1}, "min_speed_px must be >= 0"),
+        ({"direction_deg": 0, "min_consistency": 1.5}, "min_consistency"),
+        ({"direction_deg": 0, "min_moving_fraction": 2}, "min_moving_fraction must be in"),
+        ({"direction_deg": 0, "scale": "zoom_in"}, "exactly one of"),
+        ({"scale": "zoom"}, "scale must be one of zoom_in, zoom_out"),
+        ({"scale": "zoom_in", "min_rate": 1}, "min_rate must be in"),
+        ({"scale": "zoom_in", "min_rate_deg": 1}, "unknown keys min_rate_deg"),
+        ({"scale": "zoom_in", "min_explained": -0.1}, "min_explained"),
+        ({"roll": "left"}, "roll must be one of clockwise, counterclockwise"),
+        ({"roll": "clockwise", "min_rate_deg": 200}, "min_rate_deg must be in"),
+        ({"roll": "clockwise", "min_rate": "fast"}, "unknown keys min_rate"),
+        ({"roll": "clockwise", "min_rate_deg": "fast"}, "not a number"),
     ],
 )
 def test_bad_entries_are_refused_with_the_key_named(entry, message):
@@ -49,14 +80,24 @@ def test_bad_entries_are_refused_with_the_key_named(entry, message):
     assert "evaluation.spin.expected_motion" in str(error.value)
 
 
-def test_the_direction_criterion_is_moves_in_direction():
+def test_the_direction_criterion_in_px_without_consistency_is_moves_in_direction():
     videos = _rendered("slide_right", 3) + _rendered("slide_right", 2, mirror=True) + _rendered("orbit", 3)
     videos.append(still_video(eval_scenes("slide_right", 1)[0]))
     for angle in (0.0, 180.0):
-        criterion = DirectionCriterion(angle)
+        criterion = DirectionCriterion(
+            angle, min_speed=0.0, min_speed_px=0.5, min_consistency=0.0, min_moving_fraction=0.0
+        )
         verdicts = [criterion.accepts(measure_motion(video)) for video in videos]
         assert verdicts == [moves_in_direction(video, angle) for video in videos]
     assert verdicts[3:5] == [True, True]  # the mirrored slides move left
+
+
+def test_the_default_direction_criterion_accepts_rendered_slides_their_way_only():
+    right, down, left = DirectionCriterion(0.0), DirectionCriterion(90.0), DirectionCriterion(180.0)
+    slides = [measure_motion(video) for video in _rendered("slide_right", 4)]
+    assert all(right.accepts(motion) for motion in slides)
+    assert not any(left.accepts(motion) or down.accepts(motion) for motion in slides)
+    assert not right.accepts(measure_motion(still_video(eval_scenes("slide_right", 1)[0])))
 
 
 def test_orbits_pass_the_rotation_criterion_and_other_motions_do_not():
@@ -84,4 +125,12 @@ def test_random_flicker_rarely_passes_the_rotation_criterion():
 
 def test_criteria_describe_themselves():
     assert "0° (right)" in DirectionCriterion(0).describe()
+    assert "0.50% of the frame per frame" in DirectionCriterion(0).describe()
+    assert "2 px/frame" in DirectionCriterion(0, min_speed_px=2).describe()
     assert "clockwise" in RotationCriterion("clockwise").describe()
+    assert (
+        "zooms in" in ScaleCriterion("zoom_in").describe()
+        and "1.0% per frame" in ScaleCriterion("zoom_in").describe()
+    )
+    assert "zooms out" in ScaleCriterion("zoom_out").describe()
+    assert "counterclockwise" in RollCriterion("counterclockwise").describe()

@@ -52,3 +52,16 @@ def test_turns_wrap_around_the_circle():
     angles = np.radians([350.0, 10.0])
     rate, _ = turn_statistics(_uniform_flow(np.stack([np.cos(angles), np.sin(angles)], axis=1)), 0.25)
     assert rate == pytest.approx(20.0, abs=1e-4)
+
+
+def test_the_global_motion_is_measured_once_with_the_summary():
+    scene = eval_scenes("slide_right", 1)[0]
+    motion = measure_motion(render_clip(scene, 8, SIZE, SIZE))
+    assert motion.frame_size == (SIZE, SIZE) and motion.side == SIZE
+    assert len(motion.pair_directions_deg) == 7 and len(motion.global_motion.scale_rates) == 7
+    assert all(angle is not None and (angle < 45 or angle > 315) for angle in motion.pair_directions_deg)
+    metrics = motion.as_metrics()
+    assert abs(metrics["scale_rate"]) < 0.01 and abs(metrics["roll_rate_deg"]) < 1.0
+    still = measure_motion(still_video(scene))
+    assert still.global_motion is None and still.pair_directions_deg == (None,) * 7
+    assert still.as_metrics()["scale_rate"] is None and still.as_metrics()["roll_rate_deg"] is None
