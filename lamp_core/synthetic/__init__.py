@@ -1,20 +1,23 @@
-"""Procedural renderer of the built-in example motions: coloured shapes moving on backgrounds."""
+"""Procedural renderer of the built-in example motions: textured scenes with 1-3 shapes, seen by a camera."""
 
 from lamp_core.synthetic.errors import SceneError
-from lamp_core.synthetic.motions import MOTIONS, VIEW_FRAMES
+from lamp_core.synthetic.motions import IN_VIEW_FRAMES, MOTIONS, RATE_RANGES, VIEW_FRAMES
 from lamp_core.synthetic.palette import BACKGROUND_COLORS, OBJECT_COLORS
 from lamp_core.synthetic.render import render_background, render_clip, render_masks, sample_image
-from lamp_core.synthetic.scene import Scene, sample_scene
+from lamp_core.synthetic.scene import Scene, SceneObject, sample_scene
 from lamp_core.synthetic.shapes import SHAPES
 
 __all__ = [
     "BACKGROUND_COLORS",
+    "IN_VIEW_FRAMES",
     "MOTIONS",
     "OBJECT_COLORS",
+    "RATE_RANGES",
     "SHAPES",
     "VIEW_FRAMES",
     "Scene",
     "SceneError",
+    "SceneObject",
     "render_background",
     "render_clip",
     "render_masks",

@@ -1,147 +1,304 @@
-"""A synthetic scene: one coloured shape moving on a background, and how to sample one."""
+"""A synthetic scene: a textured background with 1-3 coloured shapes, a motion, and how to sample one."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from lamp_core.synthetic.errors import SceneError
-from lamp_core.synthetic.motions import NEEDS_PIVOT, PATH_POSITIONS, PATH_SAMPLERS, check_motion
+from lamp_core.synthetic.motions import (
+    NEEDS_PIVOT,
+    camera_matrices,
+    caption_frames,
+    check_motion,
+    object_positions,
+    sample_pivot,
+    sample_rate,
+    sample_start,
+)
 from lamp_core.synthetic.palette import BACKGROUND_COLORS, OBJECT_COLORS, contrasting_backgrounds
 from lamp_core.synthetic.shapes import SHAPES
 
+MAX_OBJECTS = 3
+RADIUS_RANGE = (0.10, 0.20)  # an object's nominal half-size, as a fraction of the frame's shorter side
+WAVELENGTH_RANGE = (0.25, 0.6)  # of the texture's sinusoids, as a fraction of the frame's shorter side
+TEXTURE_STRENGTH = (0.6, 0.9)  # the largest share of the texture colour blended into the background
+
 
 @dataclass(frozen=True)
-class Scene:
-    """One shape of one colour on a background, moving along a motion's path.
+class SceneObject:
+    """One shape of one colour; `start` is its centre at t=0 in canvas pixels."""
 
-    Positions are in pixels of the `width` x `height` canvas the scene was sampled for (x right, y down,
-    pixel i spans [i, i+1)); rendering at another size scales the scene to fit.
-    """
-
-    motion: str
     shape: str
     color: str
-    background: str
-    width: int
-    height: int
-    radius: float  # nominal half-size of the shape, pixels
-    start: tuple[float, float]  # centre of the shape at t=0
-    speed: float  # pixels per frame along the path
-    pivot: tuple[float, float] | None = None  # the point an orbit turns about
-    gradient: float = 0.0  # background brightness change from top to bottom, as a fraction
+    radius: float  # nominal half-size, pixels
+    start: tuple[float, float]
 
     def __post_init__(self) -> None:
-        check_motion(self.motion)
         if self.shape not in SHAPES:
             raise SceneError(f"unknown shape {self.shape!r}; known shapes: {', '.join(SHAPES)}")
         if self.color not in OBJECT_COLORS:
             raise SceneError(f"unknown object colour {self.color!r}; known: {', '.join(OBJECT_COLORS)}")
-        if self.background not in BACKGROUND_COLORS:
-            known = ", ".join(BACKGROUND_COLORS)
-            raise SceneError(f"unknown background {self.background!r}; known: {known}")
+        if not (math.isfinite(self.radius) and self.radius > 0):
+            raise SceneError(f"object radius must be a positive number, got {self.radius}")
+        if not all(math.isfinite(v) for v in self.start):
+            raise SceneError(f"object start must be finite, got {self.start}")
+
+    @property
+    def words(self) -> str:
+        """'a red circle', 'an orange square'."""
+        return f"{'an' if self.color[0] in 'aeiou' else 'a'} {self.color} {self.shape}"
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A static world (textured background, objects) seen by a camera while `motion` plays at `rate`.
+
+    Positions are in pixels of the `width` x `height` canvas the scene was sampled for (x right, y down,
+    pixel i spans [i, i+1)); rendering at another size scales the scene to fit. The background is the
+    palette colour `background`, blended towards `texture` by `S**2 / sum(a)` where
+    `S = sum(a * (1 + sin(2 pi (fx x + fy y) + p)) / 2)` over `waves` `(fx, fy, p, a)` (cycles per pixel,
+    radians, share; `sum(a)` is the largest share), times a vertical brightness `gradient`. `rate` is in
+    the motion's unit (see `lamp_core.synthetic.motions`).
+    """
+
+    motion: str
+    width: int
+    height: int
+    background: str
+    objects: tuple[SceneObject, ...]
+    rate: float
+    texture: str
+    waves: tuple[tuple[float, float, float, float], ...] = ()
+    gradient: float = 0.0  # background brightness change from top to bottom, as a fraction
+    pivot: tuple[float, float] | None = None  # the point an orbit turns about
+
+    def __post_init__(self) -> None:
+        check_motion(self.motion)
+        for name in ("background", "texture"):
+            value = getattr(self, name)
+            if value not in BACKGROUND_COLORS:
+                raise SceneError(f"unknown {name} colour {value!r}; known: {', '.join(BACKGROUND_COLORS)}")
         if self.width < 1 or self.height < 1:
             raise SceneError(f"scene canvas must be at least 1x1 pixels, got {self.width}x{self.height}")
-        if not (math.isfinite(self.radius) and self.radius > 0):
-            raise SceneError(f"scene radius must be a positive number, got {self.radius}")
+        if not 1 <= len(self.objects) <= MAX_OBJECTS:
+            raise SceneError(f"a scene holds 1 to {MAX_OBJECTS} objects, got {len(self.objects)}")
+        if not all(isinstance(o, SceneObject) for o in self.objects):
+            raise SceneError("scene objects must be SceneObject instances")
+        if not math.isfinite(self.rate):
+            raise SceneError(f"scene rate must be finite, got {self.rate}")
         if (self.pivot is None) == NEEDS_PIVOT[self.motion]:
             need = "needs" if NEEDS_PIVOT[self.motion] else "takes no"
             raise SceneError(f"motion {self.motion!r} {need} pivot, got pivot={self.pivot}")
 
     @property
     def caption(self) -> str:
-        """What the scene shows, e.g. 'a red circle on a dark blue background'."""
-        article = "an" if self.color[0] in "aeiou" else "a"
-        return f"{article} {self.color} {self.shape} on a {self.background} background"
+        """What the scene shows, e.g. 'a red circle and a blue square on a beige background'."""
+        return f"{' and '.join(o.words for o in self.objects)} on a {self.background} background"
+
+    @property
+    def caption_frames(self) -> int:
+        """How many first frames show what the caption says (see `motions.caption_frames`)."""
+        return caption_frames(self.motion, self.rate)
 
     def positions(self, times: np.ndarray) -> np.ndarray:
-        """Centres of the shape at `times` (frames, any shape), as an array of shape `(*times.shape, 2)`."""
-        t = np.asarray(times, dtype=np.float64)
-        return PATH_POSITIONS[self.motion](self.start, self.speed, self.pivot, t)
+        """World centres of the objects at `times` (frames, any shape): `(*times.shape, n_objects, 2)`."""
+        starts = np.asarray([o.start for o in self.objects], dtype=np.float64)
+        return object_positions(self.motion, self.rate, starts, self.pivot, np.asarray(times, np.float64))
 
-    def position_at(self, t: float) -> tuple[float, float]:
-        """Centre `(x, y)` of the shape at frame `t`, in pixels."""
-        x, y = self.positions(np.asarray(float(t)))
-        return float(x), float(y)
+    def camera(self, times: np.ndarray) -> np.ndarray:
+        """The camera's `A_t`, `(*times.shape, 2, 2)`: frame offset from the centre = A_t @ world offset."""
+        return camera_matrices(self.motion, self.rate, np.asarray(times, dtype=np.float64))
 
-    def velocity_at(self, t: float) -> tuple[float, float]:
-        """Ground-truth displacement `(dx, dy)` of the shape from frame `t` to frame `t + 1`, in pixels."""
-        (x0, y0), (x1, y1) = self.positions(np.asarray([float(t), float(t) + 1.0]))
-        return float(x1 - x0), float(y1 - y0)
+    def screen_positions(self, times: np.ndarray) -> np.ndarray:
+        """Where the objects' centres appear in the frame at `times`: `(*times.shape, n_objects, 2)`."""
+        centre = np.asarray([self.width / 2.0, self.height / 2.0])
+        world = self.positions(times)
+        return centre + np.einsum("...ij,...nj->...ni", self.camera(times), world - centre)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict; `Scene.from_dict` inverts it."""
-        data = asdict(self)
-        data["start"] = list(self.start)
-        data["pivot"] = None if self.pivot is None else list(self.pivot)
-        return data
+        """A JSON-serialisable dict; `Scene.from_dict` inverts it exactly."""
+        return {
+            "motion": self.motion,
+            "width": self.width,
+            "height": self.height,
+            "background": self.background,
+            "objects": [
+                {"shape": o.shape, "color": o.color, "radius": o.radius, "start": list(o.start)}
+                for o in self.objects
+            ],
+            "rate": self.rate,
+            "texture": self.texture,
+            "waves": [list(w) for w in self.waves],
+            "gradient": self.gradient,
+            "pivot": None if self.pivot is None else list(self.pivot),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
-        """Rebuild a scene from `to_dict` output; raises SceneError on missing, unknown or bad fields."""
+        """Rebuild a scene from `to_dict` output; raises SceneError naming a missing, unknown or bad field."""
         if not isinstance(data, dict):
             raise SceneError(f"a scene must be a mapping, got {type(data).__name__}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise SceneError(f"unknown scene fields: {', '.join(unknown)}")
-        required = {f.name for f in fields(cls) if f.name not in ("pivot", "gradient")}
-        missing = sorted(required - set(data))
-        if missing:
-            raise SceneError(f"scene lacks fields: {', '.join(missing)}")
-        try:
-            pivot = data.get("pivot")
-            return cls(
-                motion=str(data["motion"]),
-                shape=str(data["shape"]),
-                color=str(data["color"]),
-                background=str(data["background"]),
-                width=int(data["width"]),
-                height=int(data["height"]),
-                radius=float(data["radius"]),
-                start=_point(data["start"]),
-                speed=float(data["speed"]),
-                pivot=None if pivot is None else _point(pivot),
-                gradient=float(data.get("gradient", 0.0)),
-            )
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, SceneError):
-                raise
-            raise SceneError(f"malformed scene field: {exc}") from None
+        _check_keys(data, {f.name for f in fields(cls)}, {"pivot", "waves", "gradient"}, "scene")
+        objects = data["objects"]
+        if not isinstance(objects, list | tuple):
+            raise SceneError(f"malformed scene field objects: expected a list, got {objects!r}")
+        waves = data.get("waves", [])
+        if not isinstance(waves, list | tuple):
+            raise SceneError(f"malformed scene field waves: expected a list, got {waves!r}")
+        pivot = data.get("pivot")
+        return cls(
+            motion=_field(data, "motion", str),
+            width=_field(data, "width", _integer),
+            height=_field(data, "height", _integer),
+            background=_field(data, "background", str),
+            objects=tuple(_object(o, i) for i, o in enumerate(objects)),
+            rate=_field(data, "rate", _number),
+            texture=_field(data, "texture", str),
+            waves=tuple(_field({"waves": w}, "waves", _wave) for w in waves),
+            gradient=_field(data, "gradient", _number) if "gradient" in data else 0.0,
+            pivot=None if pivot is None else _field(data, "pivot", _point),
+        )
+
+
+def _check_keys(data: dict[str, Any], names: set[str], optional: set[str], what: str) -> None:
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise SceneError(f"unknown {what} fields: {', '.join(map(str, unknown))}")
+    missing = sorted(names - optional - set(data))
+    if missing:
+        raise SceneError(f"{what} lacks fields: {', '.join(missing)}")
+
+
+def _field(data: dict[str, Any], name: str, parse: Any) -> Any:
+    try:
+        return parse(data[name])
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, SceneError):
+            raise
+        raise SceneError(f"malformed scene field {name}: {data[name]!r} ({exc})") from None
+
+
+def _object(data: Any, index: int) -> SceneObject:
+    if not isinstance(data, dict):
+        raise SceneError(f"malformed scene field objects[{index}]: expected a mapping, got {data!r}")
+    _check_keys(data, {f.name for f in fields(SceneObject)}, set(), f"objects[{index}]")
+    return SceneObject(
+        shape=_field(data, "shape", str),
+        color=_field(data, "color", str),
+        radius=_field(data, "radius", _number),
+        start=_field(data, "start", _point),
+    )
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return int(value)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected a number")
+    return float(value)
 
 
 def _point(value: Any) -> tuple[float, float]:
-    x, y = value  # a 2-sequence; anything else raises TypeError/ValueError
-    return float(x), float(y)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise TypeError("expected [x, y]")
+    return _number(value[0]), _number(value[1])
+
+
+def _wave(value: Any) -> tuple[float, float, float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise TypeError("expected [fx, fy, phase, amplitude]")
+    fx, fy, phase, amplitude = (_number(v) for v in value)
+    return fx, fy, phase, amplitude
+
+
+def _segment_distance(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    # Distance from `point` to the segment a..b (colours in RGB).
+    ab = b - a
+    t = np.clip(np.dot(point - a, ab) / max(np.dot(ab, ab), 1e-9), 0.0, 1.0)
+    return float(np.linalg.norm(point - (a + t * ab)))
+
+
+def _texture_colors(background: str, colors: list[str]) -> list[str]:
+    # Second background colours whose blend with `background` stays far from every object colour, and
+    # differs from it enough to be seen but not so much that it dominates.
+    base = np.asarray(BACKGROUND_COLORS[background], dtype=np.float64)
+    chosen = []
+    for name, rgb in BACKGROUND_COLORS.items():
+        rgb = np.asarray(rgb, dtype=np.float64)
+        if name == background or not 70.0 <= np.linalg.norm(rgb - base) <= 170.0:
+            continue
+        strongest = base + TEXTURE_STRENGTH[1] * (rgb - base)
+        if all(
+            _segment_distance(np.asarray(OBJECT_COLORS[c], np.float64), base, strongest) >= 100.0
+            for c in colors
+        ):
+            chosen.append(name)
+    return chosen
+
+
+def _sample_waves(rng: np.random.Generator, side: float) -> tuple[tuple[float, float, float, float], ...]:
+    n = int(rng.integers(2, 4))
+    strength = rng.uniform(*TEXTURE_STRENGTH)
+    weights = rng.uniform(0.5, 1.0, size=n)
+    weights = weights / weights.sum() * strength
+    waves = []
+    for weight in weights:
+        wavelength = rng.uniform(*WAVELENGTH_RANGE) * side
+        angle, phase = rng.uniform(0.0, np.pi), rng.uniform(0.0, 2.0 * np.pi)
+        fx, fy = np.cos(angle) / wavelength, np.sin(angle) / wavelength
+        waves.append((float(fx), float(fy), float(phase), float(weight)))
+    return tuple(waves)
+
+
+def _apart(start: tuple[float, float], radius: float, placed: list[SceneObject]) -> bool:
+    # Objects never touch: their centres are further apart than 1.3x the sum of their nominal sizes
+    # (a triangle's corner reaches 1.3 radii from its centre).
+    return all(math.dist(start, o.start) >= 1.3 * (radius + o.radius) for o in placed)
 
 
 def sample_scene(motion: str, rng: np.random.Generator, width: int, height: int) -> Scene:
-    """A random scene of `motion` on a `width` x `height` canvas: shape, colours, size, path, background.
+    """A random scene of `motion` on a `width` x `height` canvas: background, texture, 1-3 objects, rate.
 
-    Deterministic given the state of `rng`. The path keeps the shape (mostly) in view for 24 frames.
+    Deterministic given the state of `rng`. Objects of distinct colours, each contrasting with the
+    background, never overlap; an `orbit` scene holds one object. Slides and zooms keep the objects
+    (mostly) in view for the first 16 frames, a roll for every frame.
     """
     check_motion(motion)
-    shape = SHAPES[rng.integers(len(SHAPES))]
-    colors = list(OBJECT_COLORS)
-    color = colors[rng.integers(len(colors))]
-    backgrounds = contrasting_backgrounds(color)
-    background = backgrounds[rng.integers(len(backgrounds))]
-    radius = float(rng.uniform(0.12, 0.19) * min(width, height))
-    gradient = float(rng.uniform(-0.25, 0.25))
-    start, speed, pivot = PATH_SAMPLERS[motion](rng, width, height, radius)
+    side = float(min(width, height))
+    background = list(BACKGROUND_COLORS)[rng.integers(len(BACKGROUND_COLORS))]
+    palette = [c for c in OBJECT_COLORS if background in contrasting_backgrounds(c)]
+    n_objects = 1 if motion == "orbit" else int(rng.integers(1, MAX_OBJECTS + 1))
+    colors = [palette[i] for i in rng.permutation(len(palette))[:n_objects]]
+    rate = sample_rate(motion, rng, width, height)
+    pivot = sample_pivot(rng, width, height, RADIUS_RANGE[1] * side) if motion == "orbit" else None
+    objects: list[SceneObject] = []
+    for color in colors:
+        shape = SHAPES[rng.integers(len(SHAPES))]
+        radius = float(rng.uniform(*RADIUS_RANGE) * side)
+        for _ in range(30):  # an object with no room left is dropped
+            start = sample_start(motion, rng, width, height, radius, rate, pivot)
+            if _apart(start, radius, objects):
+                objects.append(SceneObject(shape, color, radius, start))
+                break
+    textures = _texture_colors(background, [o.color for o in objects])
+    texture = textures[rng.integers(len(textures))] if textures else background
     return Scene(
         motion=motion,
-        shape=shape,
-        color=color,
-        background=background,
         width=int(width),
         height=int(height),
-        radius=radius,
-        start=start,
-        speed=speed,
+        background=background,
+        objects=tuple(objects),
+        rate=rate,
+        texture=texture,
+        waves=_sample_waves(rng, side),
+        gradient=float(rng.uniform(-0.25, 0.25)),
         pivot=pivot,
-        gradient=gradient,
     )

@@ -29,9 +29,9 @@ _WORDS = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|
 
 # Words a user is likely to put in a motion prompt; they become whole tokens too.
 _PROMPT_WORDS = (
-    "an object moving sliding orbiting turning circling rotating spinning bouncing falling rising flying "
-    "running walking left right up down around forward backward slowly quickly fast slow video of the a "
-    "shape ball box with and in on background foreground camera zoom pan"
+    "an object moving sliding orbiting turning circling rotating spinning rolling zooming bouncing falling "
+    "rising flying running walking left right up down around forward backward slowly quickly fast slow "
+    "video of the a shape ball box with and in on background foreground camera zoom pan roll into out"
 )
 
 
@@ -47,12 +47,27 @@ def byte_alphabet() -> list[str]:
     return [chars[b] if b in chars else next(spare) for b in range(256)]
 
 
+def _objects_words(pairs: list[tuple[str, str]]) -> str:
+    return " and ".join(f"{'an' if color[0] in 'aeiou' else 'a'} {color} {shape}" for color, shape in pairs)
+
+
 def caption_corpus() -> list[str]:
-    """Every caption the renderer can write, each motion's name as words, and common prompt words."""
-    captions = []
-    for color, shape, background in itertools.product(OBJECT_COLORS, SHAPES, BACKGROUND_COLORS):
-        article = "an" if color[0] in "aeiou" else "a"
-        captions.append(f"{article} {color} {shape} on a {background} background")
+    """Sentences covering every word and word order the renderer's captions use, the motions' names as
+    words, and common prompt words.
+
+    Every one-object caption is listed; for two and three objects each colour-shape pair appears once
+    in every position (the full product is too large, and adds no word).
+    """
+    pairs = list(itertools.product(OBJECT_COLORS, SHAPES))
+    backgrounds = list(BACKGROUND_COLORS)
+    captions = [
+        f"{_objects_words([pair])} on a {background} background"
+        for pair, background in itertools.product(pairs, backgrounds)
+    ]
+    for n_objects in (2, 3):
+        for i in range(len(pairs)):
+            chosen = [pairs[(i + k * 7) % len(pairs)] for k in range(n_objects)]
+            captions.append(f"{_objects_words(chosen)} on a {backgrounds[i % len(backgrounds)]} background")
     return [*captions, *(m.replace("_", " ") for m in MOTIONS), _PROMPT_WORDS]
 
 
