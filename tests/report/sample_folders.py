@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,15 @@ def write_frame_cache(
 
 
 def eval_scenes(motion: str, n_videos: int = 3, seed: int = 7) -> list[Scene]:
-    """Scenes of `motion` for the evaluation's first frames (seeds the frame cache does not use)."""
+    """Scenes of `motion` for the evaluation's first frames (seeds the frame cache does not use).
+
+    Orbits are drawn without background texture: the orbit criterion follows the turn of the mean flow,
+    which a textured background's spurious flow disturbs at 32x32 by 1-3 degrees per frame (orbit is not
+    a built-in motion; camera roll, measured by the similarity fit, is).
+    """
     rng = np.random.default_rng(seed)
-    return [sample_scene(motion, rng, SIZE, SIZE) for _ in range(n_videos)]
+    scenes = [sample_scene(motion, rng, SIZE, SIZE) for _ in range(n_videos)]
+    return [replace(scene, waves=()) for scene in scenes] if motion == "orbit" else scenes
 
 
 def true_continuation(scene: Scene) -> np.ndarray:

@@ -5,6 +5,7 @@ import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
 from lamp_core.report import measure_motion
+from lamp_core.report.expected_motion import RollCriterion, ScaleCriterion
 from lamp_core.report.video_motion import turn_statistics
 from lamp_core.synthetic import render_clip
 
@@ -59,7 +60,13 @@ def test_the_global_motion_is_measured_once_with_the_summary():
     assert len(motion.pair_directions_deg) == 7 and len(motion.global_motion.scale_rates) == 7
     assert all(angle is not None and (angle < 45 or angle > 315) for angle in motion.pair_directions_deg)
     metrics = motion.as_metrics()
-    assert abs(metrics["scale_rate"]) < 0.01 and abs(metrics["roll_rate_deg"]) < 1.0
+    # Several objects sliding over a texture leave a small raw zoom/roll in the fit (here up to 1.5°/frame);
+    # the zoom and roll criteria reject it, as the part of the flow the fit explains is small.
+    assert abs(metrics["scale_rate"]) < 0.01 and abs(metrics["roll_rate_deg"]) < 3.0
+    for criterion in (ScaleCriterion("zoom_in"), ScaleCriterion("zoom_out")):
+        assert not criterion.accepts(motion)
+    for criterion in (RollCriterion("clockwise"), RollCriterion("counterclockwise")):
+        assert not criterion.accepts(motion)
     still = measure_motion(still_video(scene))
     assert still.global_motion is None and still.pair_directions_deg == (None,) * 7
     assert still.as_metrics()["scale_rate"] is None and still.as_metrics()["roll_rate_deg"] is None
