@@ -12,10 +12,11 @@ a fraction of its mean side, (height + width) / 2, per frame, so that one criter
   own.
 - a zoom, `{scale: zoom_in}` (or `zoom_out`), for a camera zooming about the frame centre: the mean scale
   rate of the per-pair similarity fit (`lamp_core.metrics.fit_global_motion`) is at least `min_rate`
-  (0.01 per frame) in that sense, and at least `min_consistency` (0.75) of the frame pairs scale that way
-  with a fit that explains at least `min_explained` (0.5) of the variation of their flow.
+  (0.01 per frame) in that sense, and at least `min_consistency` (0.5) of the frame pairs scale that way
+  with a fit that explains at least `min_explained` (0.15) of the variation of their flow.
 - a roll, `{roll: clockwise}` (or `counterclockwise`, on screen), for a camera turning about the frame
-  centre: the same with the fit's roll rate, at least `min_rate_deg` (1) degree per frame.
+  centre: the same with the fit's roll rate, at least `min_rate_deg` (1) degree per frame, in at least
+  `min_consistency` (0.75) of the frame pairs.
 - a rotation, `{rotation: clockwise}` (or `counterclockwise`), for an object that revolves about a point
   (the `orbit` example): its direction of motion keeps turning the expected way, by `min_turn_deg` (4) to
   `max_turn_deg` (45) degrees per frame in the expected sense (see `video_motion`), at least
@@ -101,8 +102,8 @@ class ScaleCriterion:
     scale: str
     min_rate: float = 0.01
     """Mean scale rate per frame in the expected sense (0.01: the content grows by 1% per frame)."""
-    min_consistency: float = 0.75
-    min_explained: float = 0.5
+    min_consistency: float = 0.5
+    min_explained: float = 0.15
 
     def accepts(self, motion: VideoMotion) -> bool:
         """Whether the measured motion passes (see the module docstring)."""
@@ -130,7 +131,7 @@ class RollCriterion:
     roll: str
     min_rate_deg: float = 1.0
     min_consistency: float = 0.75
-    min_explained: float = 0.5
+    min_explained: float = 0.15
 
     def accepts(self, motion: VideoMotion) -> bool:
         """Whether the measured motion passes (see the module docstring)."""

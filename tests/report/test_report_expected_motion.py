@@ -43,7 +43,7 @@ def test_the_shipped_params_entries_still_parse():
     params = load_params(Path(__file__).parents[2] / "params.yaml")
     for motion, entry in params.get("evaluation", {}).items():
         criterion = expected_motion_from_params((entry or {}).get("expected_motion"), motion)
-        assert criterion is None or isinstance(criterion, DirectionCriterion)
+        assert criterion is None or isinstance(criterion, DirectionCriterion | ScaleCriterion | RollCriterion)
 
 
 @pytest.mark.parametrize(
