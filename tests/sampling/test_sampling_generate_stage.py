@@ -32,7 +32,7 @@ def test_stage_writes_both_variants_for_the_evaluate_stage(
     tuned, untuned = sets["tuned"].by_id(), sets["untuned"].by_id()
     assert sorted(tuned) == ["video_00", "video_01", "video_02"]
     assert [tuned[i].seed for i in sorted(tuned)] == [1000, 77, 1002]
-    assert tuned["video_00"].prompt.endswith("on a beige background, sliding right")
+    assert tuned["video_00"].prompt.endswith(" background, sliding right")
     assert tuned["video_02"].prompt == "a red square on a black background, sliding right"
     assert tuned["video_02"].first_frame_source == f"t2i:{tiny_sd_dir}" and tuned["video_02"].scene is None
     assert tuned["video_00"].first_frame_source == "render" and tuned["video_00"].scene is not None
