@@ -13,9 +13,11 @@ class TemporalSpatialConv(nn.Module):
     """`y = y2d + sigmoid(gate(y2d)) * temporal(y2d)` with `y2d = conv2d(x)` applied per frame.
 
     `temporal` is a 1D conv over frames, applied per pixel and channel-mixing, and causal: output frame
-    t sees frames t-k+1..t (zero padding on the past side only). It is a Conv3d with kernel (k, 1, 1) on
-    the (batch, channels, frames, height, width) view. `gate` is a 3x3 conv to one channel. Both are
-    zero-initialised, so a fresh layer computes exactly `conv2d(x)`.
+    t sees frames t-k+1..t (zero padding on the past side only). Its weights are a Conv3d's, kernel
+    (k, 1, 1), as in the reference code; it runs as the equivalent Conv2d over a (batch, channels, frames,
+    height * width) view, which takes oneDNN on CPUs where Conv3d takes the slow reference kernel.
+    `gate` is a 3x3 conv to one channel. Both are zero-initialised, so a fresh layer computes exactly
+    `conv2d(x)`.
 
     Input and output are `(batch * frames, channels, height, width)`, as diffusers' UNet runs them.
     """
@@ -43,8 +45,10 @@ class TemporalSpatialConv(nn.Module):
         """The causal temporal branch alone, on `(batch * frames, C, H, W)` features."""
         batch, frames = self._frames.split(y2d.shape[0])
         video = y2d.unflatten(0, (batch, frames)).transpose(1, 2)  # (B, C, F, H, W)
-        video = F.pad(video, (0, 0, 0, 0, self.temporal_kernel_size - 1, 0))  # past side only
-        return self.temporal_conv(video).transpose(1, 2).flatten(0, 1)
+        video = F.pad(video.flatten(3), (0, 0, self.temporal_kernel_size - 1, 0))  # past side only
+        conv = self.temporal_conv
+        out = F.conv2d(video, conv.weight.squeeze(-1), conv.bias)  # (B, C, F, H * W)
+        return out.unflatten(3, y2d.shape[-2:]).transpose(1, 2).flatten(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y2d = self.conv2d(x)

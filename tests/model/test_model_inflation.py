@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from tiny_models import TEXT_DIM, make_lamp, make_unet, video_inputs
 from torch import nn
@@ -119,6 +120,23 @@ def test_temporal_conv_is_causal_with_a_window_of_three_frames() -> None:
     for f in (t, t + 1, t + 2):  # frames t..t+2 see frame t
         assert not torch.allclose(temporal[:, f], temporal_changed[:, f])
     assert torch.equal(temporal[:, t + 3], temporal_changed[:, t + 3])  # t+3 sees t+1..t+3 only
+
+
+def test_temporal_conv_equals_the_reference_conv3d_in_value_and_gradient() -> None:
+    """The branch runs as a Conv2d over (B, C, F, H*W); it must be the reference's padded Conv3d."""
+    frames = FrameContext()
+    layer = _random_temporal_conv(frames)
+    y2d = torch.randn(2 * 5, 6, 4, 3, requires_grad=True)
+    with frames.use(5):
+        ours = layer.temporal(y2d)
+    video = F.pad(y2d.unflatten(0, (2, 5)).transpose(1, 2), (0, 0, 0, 0, 2, 0))
+    reference = layer.temporal_conv(video).transpose(1, 2).flatten(0, 1)
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    upstream = torch.randn_like(ours)
+    ours_grads = torch.autograd.grad(ours, (y2d, layer.temporal_conv.weight), upstream)
+    reference_grads = torch.autograd.grad(reference, (y2d, layer.temporal_conv.weight), upstream)
+    for a, b in zip(ours_grads, reference_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_fresh_temporal_layers_are_exact_identities() -> None:
