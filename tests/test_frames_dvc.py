@@ -61,7 +61,8 @@ def test_dvc_repro_builds_the_example_motion_then_is_a_no_op(tmp_path):
     rows = read_manifest(data / "clips" / "slide_right" / "manifest.csv")
     assert len(rows) == 12 and all(row.ok and len(row.clips) == 1 for row in rows)
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
-    shape = (params["examples"]["slide_right"]["n_frames"], params["defaults"]["height"], params["defaults"]["width"], 3)
+    defaults = params["defaults"]
+    shape = (params["examples"]["slide_right"]["n_frames"], defaults["height"], defaults["width"], 3)
     cache = load_frame_cache(data / "frames" / "slide_right")
     assert len(cache.clips) == 12 and all(clip.shape == shape for clip in cache.clips.values())
     assert set(cache.captions.values()) == {params["motions"]["slide_right"]["prompt"]}
