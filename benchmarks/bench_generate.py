@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
-from lamp_core.sampling import MemoryOptions, build_video_unet, sample_video
+from lamp_core.sampling import MemoryOptions, build_video_unet, sample_video, vae_scale_factor
 
 from . import harness
 from .configurations import RunConfig, attention_backend
@@ -50,6 +53,25 @@ def sampling_unet(base: SDBase, config: RunConfig) -> LAMPUNet:
     return unet
 
 
+def count_denoising_flops(unet: LAMPUNet, base: SDBase, preset: Preset) -> int:
+    """FLOPs of one denoising step's UNet call (conditional and unconditional batched when guided),
+    counted on fake tensors through the math attention path; DDIM's and AdaIN's elementwise work is not."""
+    sampling = preset.sampling
+    batch = 2 if sampling.uses_guidance else 1
+    factor = vae_scale_factor(base.vae)
+    channels = unet.unet.config.in_channels
+    shape = (batch, channels, preset.n_frames, preset.height // factor, preset.width // factor)
+    text_shape = (batch, base.tokenizer.model_max_length, base.text_encoder.config.hidden_size)
+    with (
+        torch.no_grad(),
+        FlopCounterMode(display=False) as counter,
+        FakeTensorMode(allow_non_fake_inputs=True),
+        sdpa_kernel(SDPBackend.MATH),
+    ):
+        unet(torch.zeros(shape), torch.zeros(batch, dtype=torch.long), torch.zeros(text_shape))
+    return counter.get_total_flops()
+
+
 class GenerateRun:
     """One configuration's sampler, set up: base and inflated UNet. Times whole videos and their steps."""
 
@@ -64,11 +86,12 @@ class GenerateRun:
         self.preset, self.config, self.device = preset, config, device
         self.base = build_base(preset, device)
         self.unet = sampling_unet(self.base, config)
+        flops = count_denoising_flops(self.unet, self.base, preset) if count_flops else None
         self.memory = MemoryOptions(vae_slicing=config.vae_slicing)
         rng = np.random.default_rng(0)
         self.first_frame = rng.integers(0, 256, (preset.height, preset.width, 3), dtype=np.uint8)
         self.marks: list[float] = []
-        self.info: dict[str, Any] = {"video_shape": None}
+        self.info: dict[str, Any] = {"video_shape": None, "model_flops_per_denoising_step": flops}
 
     def _mark(self, step: int, total: int) -> None:
         synchronize(self.device)
@@ -103,8 +126,9 @@ class GenerateRun:
         return {"video": [seconds], "denoising_step": steps}
 
 
-def figures(result: dict[str, Any]) -> dict[str, Any]:
-    """The reported figures of one configuration (times None where it ran out of memory)."""
+def figures(result: dict[str, Any], model_flops: int | None, matmul: float | None) -> dict[str, Any]:
+    """The reported figures of one configuration (times None where it ran out of memory); `model_flops`
+    per denoising step, `matmul` the same run's float32 matmul rate in TFLOP/s."""
     samples = result["samples"]
     ran = bool(samples.get("video")) and not result["out_of_memory"]
     out = {
@@ -115,6 +139,10 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     out["denoising_step_time"] = (
         summarise_seconds(samples["denoising_step"]) if ran and samples.get("denoising_step") else None
     )
+    step = out["denoising_step_time"]
+    achieved = model_flops / step["median_s"] / 1e12 if step and model_flops else None
+    out["model_tflops_per_s"] = achieved
+    out["matmul_ratio"] = harness.ratio(achieved, matmul)
     return out
 
 
@@ -138,7 +166,12 @@ def run(args: argparse.Namespace) -> int:
         raise harness.BenchmarkError("--videos must be at least 1")
 
     machine, results = harness.measure(MODULE, args, configs, device, videos, MEMORY_VIDEOS, {})
-    report = {name: figures(result) for name, result in results.items()}
+    counted = [
+        r["model_flops_per_denoising_step"] for r in results.values() if r["model_flops_per_denoising_step"]
+    ]
+    model_flops = counted[0] if counted else None
+    matmul = machine.get("matmul_fp32_tflops")
+    report = {name: figures(result, model_flops, matmul) for name, result in results.items()}
 
     video_time = harness.pair(report, lambda f: f["video_time"]["median_s"])
     step_time = harness.pair(report, lambda f: f["denoising_step_time"]["median_s"])
@@ -159,15 +192,26 @@ def run(args: argparse.Namespace) -> int:
             ("seconds per video, median", *video_time, ratios["video_time"]),
             ("seconds per denoising step, median", *step_time, ratios["denoising_step_time"]),
             (f"peak memory (MiB, {harness.memory_kind(report)})", *memory, ratios["peak_memory"]),
+            (
+                "model TFLOP/s (denoising steps)",
+                *harness.pair(report, lambda f: f["model_tflops_per_s"]),
+                None,
+            ),
+            (harness.MATMUL_ROW, *harness.pair(report, lambda f: f["matmul_ratio"]), None),
         ],
     )
     harness.print_out_of_memory(report)
+    print(harness.matmul_line(machine))
+    flops_text = f"{model_flops / 1e9:.2f} GFLOPs" if model_flops else "not counted"
+    print(f"  model FLOPs per denoising step (one UNet call): {flops_text}")
     if args.smoke:
         return 0
     body = {
         "device": str(device),
         "machine": machine,
         "videos": videos,
+        "model_flops_per_denoising_step": model_flops,
+        "matmul_fp32_tflops": matmul,
         "configurations": report,
         "ratios_plain_over_optimised": ratios,
     }

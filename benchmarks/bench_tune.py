@@ -199,14 +199,23 @@ class TuneRun:
         return {"step": [seconds]}
 
 
-def figures(result: dict[str, Any], model_flops: int | None, peak_tflops: float | None) -> dict[str, Any]:
-    """The reported figures of one configuration (times None where it ran out of memory)."""
+def figures(
+    result: dict[str, Any], model_flops: int | None, peak_tflops: float | None, matmul: float | None
+) -> dict[str, Any]:
+    """The reported figures of one configuration (times None where it ran out of memory); `matmul` is the
+    same run's float32 matmul rate in TFLOP/s."""
     steps = result["samples"].get("step", [])
     out = {
         key: result.get(key)
         for key in ("config", "memory", "out_of_memory", "timing", "setup_s", "first_step_s", "losses_finite")
     }
-    out |= {"step_time": None, "steps_per_s": None, "model_tflops_per_s": None, "mfu": None}
+    out |= {
+        "step_time": None,
+        "steps_per_s": None,
+        "model_tflops_per_s": None,
+        "mfu": None,
+        "matmul_ratio": None,
+    }
     if steps and not result["out_of_memory"]:
         step = summarise_seconds(steps)
         achieved = model_flops / step["median_s"] / 1e12 if model_flops else None
@@ -215,6 +224,7 @@ def figures(result: dict[str, Any], model_flops: int | None, peak_tflops: float 
             "steps_per_s": 1.0 / step["median_s"],
             "model_tflops_per_s": achieved,
             "mfu": achieved / peak_tflops if achieved and peak_tflops else None,
+            "matmul_ratio": harness.ratio(achieved, matmul),
         }
     return out
 
@@ -245,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
     peak = bf16_peak_tflops(machine.get("gpu", "")) if device.type == "cuda" else None
     counted = [r["model_flops_per_step"] for r in results.values() if r["model_flops_per_step"]]
     model_flops = counted[0] if counted else None
-    report = {name: figures(result, model_flops, peak) for name, result in results.items()}
+    matmul = machine.get("matmul_fp32_tflops")
+    report = {name: figures(result, model_flops, peak, matmul) for name, result in results.items()}
     first = next(iter(results.values()))
 
     step_time = harness.pair(report, lambda f: f["step_time"]["median_s"])
@@ -262,10 +273,12 @@ def run(args: argparse.Namespace) -> int:
             (f"peak memory (MiB, {harness.memory_kind(report)})", *memory, ratios["peak_memory"]),
             ("model TFLOP/s", *harness.pair(report, lambda f: f["model_tflops_per_s"]), None),
             ("MFU (dense bf16 peak)", *harness.pair(report, lambda f: f["mfu"]), None),
+            (harness.MATMUL_ROW, *harness.pair(report, lambda f: f["matmul_ratio"]), None),
         ],
     )
     harness.print_out_of_memory(report)
     flops_text = f"{model_flops / 1e9:.2f} GFLOPs" if model_flops else "not counted"
+    print(harness.matmul_line(machine))
     print(
         f"  model FLOPs per step: {flops_text}; trainable {first['trainable_parameters'] / 1e6:.2f}M of "
         f"{first['parameters'] / 1e6:.2f}M parameters"
@@ -281,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         "warmup_steps": 1 + args.warmup,
         "model_flops_per_step": model_flops,
         "gpu_bf16_peak_tflops": peak,
+        "matmul_fp32_tflops": matmul,
         "trainable_parameters": first["trainable_parameters"],
         "parameters": first["parameters"],
         "configurations": report,

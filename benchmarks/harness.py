@@ -37,7 +37,7 @@ from lamp_core.sampling import SamplingError
 from lamp_core.training import TuneError
 
 from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
-from .measurement import PeakMemory, machine_info
+from .measurement import MATMUL_REPEATS, MATMUL_SIZE, PeakMemory, machine_info, matmul_tflops
 from .presets import PRESET_NAMES, Preset, PresetError, get_preset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +231,9 @@ def _measure(set_up: SetUp, payload: dict[str, Any]) -> dict[str, Any]:
         results[configs[0].name]["memory"] = memory.read()
     for name, run in runs.items():
         results[name] |= run.info  # facts gathered while running (first-call time, ...)
-    return {"machine": machine_info(device), "runs": results}
+    runs.clear()  # the models' memory goes before the matmul reference runs
+    machine = machine_info(device) | {"matmul_fp32_tflops": matmul_tflops(device)}
+    return {"machine": machine, "runs": results}
 
 
 def run_workers(module: str, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -344,6 +346,20 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or denominator in (None, 0):
         return None
     return numerator / denominator
+
+
+MATMUL_ROW = "model FLOP/s / fp32 matmul FLOP/s"
+
+
+def matmul_line(machine: dict[str, Any]) -> str:
+    """The reference the matmul ratio is taken against, as one printed line."""
+    rate = machine.get("matmul_fp32_tflops")
+    if rate is None:
+        return "  fp32 matmul rate: not measured"
+    return (
+        f"  fp32 matmul rate, {MATMUL_SIZE}x{MATMUL_SIZE}, {machine.get('torch_threads')} thread(s), best of "
+        f"{MATMUL_REPEATS}, same run: {rate * 1e3:.1f} GFLOP/s"
+    )
 
 
 def pair(report: dict[str, Any], pick: Callable[[dict[str, Any]], Any]) -> tuple[Any, Any]:

@@ -1,5 +1,10 @@
 """What the benchmarks measure with: peak memory, device synchronisation, the machine's description,
-and GPUs' bfloat16 peak throughput (for model-FLOPs utilisation).
+GPUs' bfloat16 peak throughput (for model-FLOPs utilisation) and the machine's own float32 matmul rate.
+
+Matmul rate. A model's FLOP/s means little on a CPU without the machine's limit beside it. Every timing
+worker ends by timing a 2048x2048 float32 matmul on its device with the threads its configurations ran
+with (best of several); the benchmarks report the model's achieved FLOP/s over that rate as
+`matmul_ratio`, a figure comparable between AVX2 and AVX-512 machines.
 
 Peak memory. On CUDA: `torch.cuda.max_memory_allocated` (tensors) and `max_memory_reserved` (the caching
 allocator's pool), reset at the start of the measured phase, so they cover the resident model and the
@@ -18,6 +23,7 @@ import platform
 import resource
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +108,25 @@ def _status_kb(field: str) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+MATMUL_SIZE = 2048
+MATMUL_REPEATS = 7
+
+
+def matmul_tflops(device: torch.device, size: int = MATMUL_SIZE, repeats: int = MATMUL_REPEATS) -> float:
+    """The device's float32 matmul rate in TFLOP/s with the current torch threads: best of `repeats`."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=generator).to(device) for _ in range(2))
+    torch.matmul(a, b)  # the first call picks kernels and allocates
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e12
 
 
 def summarise_seconds(samples: list[float]) -> dict[str, float]:
