@@ -92,9 +92,12 @@ def test_edit_video_samples_from_the_inversion(base: SDBase) -> None:
     assert edited.shape == clip.shape
     other_first = np.full_like(clip[0], 90)
     recoloured = edit_video(unet, base, clip, "a red square", first_frame=other_first, config=config)
-    np.testing.assert_array_equal(
-        recoloured[0], decode_latents(base.vae, encode_frames(base.vae, other_first[None]))[0]
-    )
+    # Frame 1 is the new first frame, VAE-decoded. The sampler decodes it in a batch of 4 frames, this
+    # check alone: the convolutions may take other kernels for another batch size, so a pixel near a
+    # rounding boundary may land one 8-bit level away (seen on an AVX-512 machine), never more.
+    alone = np.asarray(decode_latents(base.vae, encode_frames(base.vae, other_first[None]))[0])
+    difference = np.abs(recoloured[0].astype(int) - alone.astype(int))
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.99, (difference.max(), difference.mean())
     assert not np.array_equal(recoloured[1:], edited[1:])
 
 
