@@ -126,6 +126,7 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
         raise TuneSettingsError(
             "params.yaml", "tune.mixed_precision fp16 needs a CUDA GPU (use bf16 or no on a CPU)"
         )
+    owns_accelerator = accelerator is None
     if accelerator is None:
         # Several processes without CUDA are CPU processes over gloo: accelerate must be told so.
         cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
@@ -157,6 +158,10 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
         # which git tracks, on every run.
         run.log.summarise({"resumed_from": run.start})
     accelerator.wait_for_everyone()
+    if owns_accelerator:
+        # Destroys the process group of a multi-process run: a CPU process that exits with gloo's threads
+        # still alive may abort ("terminate called without an active exception") after a finished run.
+        accelerator.end_training()
     return TuneResult(job.paths.output, settings.steps, run.start, final_loss, train_seconds, rate)
 
 
