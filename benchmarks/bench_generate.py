@@ -23,16 +23,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
 from lamp_core.sampling import MemoryOptions, build_video_unet, sample_video, vae_scale_factor
 
 from . import harness
 from .configurations import RunConfig, attention_backend
-from .measurement import summarise_seconds, synchronize
+from .measurement import count_flops, summarise_seconds, synchronize
 from .presets import Preset, build_base
 
 MODULE = "benchmarks.bench_generate"
@@ -54,22 +51,20 @@ def sampling_unet(base: SDBase, config: RunConfig) -> LAMPUNet:
 
 
 def count_denoising_flops(unet: LAMPUNet, base: SDBase, preset: Preset) -> int:
-    """FLOPs of one denoising step's UNet call (conditional and unconditional batched when guided),
-    counted on fake tensors through the math attention path; DDIM's and AdaIN's elementwise work is not."""
+    """FLOPs of one denoising step's UNet call (conditional and unconditional batched when guided);
+    DDIM's and AdaIN's elementwise work is not counted."""
     sampling = preset.sampling
     batch = 2 if sampling.uses_guidance else 1
     factor = vae_scale_factor(base.vae)
     channels = unet.unet.config.in_channels
     shape = (batch, channels, preset.n_frames, preset.height // factor, preset.width // factor)
     text_shape = (batch, base.tokenizer.model_max_length, base.text_encoder.config.hidden_size)
-    with (
-        torch.no_grad(),
-        FlopCounterMode(display=False) as counter,
-        FakeTensorMode(allow_non_fake_inputs=True),
-        sdpa_kernel(SDPBackend.MATH),
-    ):
+
+    @torch.no_grad()
+    def denoising_step() -> None:
         unet(torch.zeros(shape), torch.zeros(batch, dtype=torch.long), torch.zeros(text_shape))
-    return counter.get_total_flops()
+
+    return count_flops(denoising_step)
 
 
 class GenerateRun:

@@ -24,9 +24,6 @@ from typing import Any
 
 import torch
 from diffusers import DDPMScheduler
-from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
 from lamp_core.training import (
@@ -41,7 +38,7 @@ from lamp_core.training import (
 
 from . import harness
 from .configurations import RunConfig, attention_backend, autocast
-from .measurement import bf16_peak_tflops, summarise_seconds, synchronize
+from .measurement import bf16_peak_tflops, count_flops, summarise_seconds, synchronize
 from .presets import Preset, build_base, random_clips
 
 MODULE = "benchmarks.bench_tune"
@@ -102,19 +99,19 @@ def count_model_flops(
     channels, height, width = cache.mean[0].shape[2:]
     latent_shape = (batch, channels, preset.n_frames, height, width)
     device = unet.device
-    with (
-        FlopCounterMode(display=False) as counter,
-        FakeTensorMode(allow_non_fake_inputs=True),
-        sdpa_kernel(SDPBackend.MATH),
-        autocast(config, device),
-    ):
-        latents = torch.zeros(latent_shape, device=device)
-        noise = torch.zeros(latent_shape, device=device)
-        text = torch.zeros((batch, *cache.text.shape[1:]), device=device)
-        timesteps = torch.zeros(batch, dtype=torch.long, device=device)
-        noise_pred = unet(noisy_videos(latents, noise, timesteps, scheduler), timesteps, text)
-        torch.autograd.grad(lamp_loss(noise_pred, noise), unet.trainable_parameters())  # .grad stays empty
-    return counter.get_total_flops()
+
+    def step() -> None:
+        with autocast(config, device):
+            latents = torch.zeros(latent_shape, device=device)
+            noise = torch.zeros(latent_shape, device=device)
+            text = torch.zeros((batch, *cache.text.shape[1:]), device=device)
+            timesteps = torch.zeros(batch, dtype=torch.long, device=device)
+            noise_pred = unet(noisy_videos(latents, noise, timesteps, scheduler), timesteps, text)
+            torch.autograd.grad(
+                lamp_loss(noise_pred, noise), unet.trainable_parameters()
+            )  # .grad stays empty
+
+    return count_flops(step)
 
 
 class TuneRun:

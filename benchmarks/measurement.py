@@ -24,10 +24,14 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
 # Dense bfloat16 tensor-core peaks from the vendors' datasheets, TFLOP/s, by a substring of
 # torch.cuda.get_device_name(); the first match wins, so specific names come first.
@@ -108,6 +112,19 @@ def _status_kb(field: str) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def count_flops(compute: Callable[[], object]) -> int:
+    """FLOPs of `compute()` (matmuls, convolutions, attention; no elementwise ops), counted on fake tensors
+    (shapes only: no memory, no device time) through the math attention path, whose matmuls are the FLOPs
+    an SDPA kernel performs. Tensors that `compute` creates are fake."""
+    with (
+        FlopCounterMode(display=False) as counter,
+        FakeTensorMode(allow_non_fake_inputs=True),
+        sdpa_kernel(SDPBackend.MATH),
+    ):
+        compute()
+    return counter.get_total_flops()
 
 
 MATMUL_SIZE = 2048
