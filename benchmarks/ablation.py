@@ -36,7 +36,8 @@ from lamp_core.data import (
     load_frame_cache,
     render_examples,
 )
-from lamp_core.metrics import MetricsSettings, MetricUnavailable
+from lamp_core.errors import MetricUnavailable
+from lamp_core.metrics import MetricsSettings
 from lamp_core.params import evaluation_entry, load_params, motion_config
 from lamp_core.report import evaluate_motion, load_motion_samples
 from lamp_core.report.evaluation import MotionEvaluation

@@ -32,9 +32,7 @@ from typing import Any, Protocol
 
 import torch
 
-from lamp_core.model import ModelError
-from lamp_core.sampling import SamplingError
-from lamp_core.training import TuneError
+from lamp_core.errors import LampError
 
 from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
 from .measurement import MATMUL_REPEATS, MATMUL_SIZE, PeakMemory, machine_info, matmul_tflops
@@ -186,7 +184,7 @@ def run_as_worker(set_up: SetUp, args: argparse.Namespace) -> int:
     """The worker side: measure the payload's configurations and write the result for the parent."""
     try:
         result = _measure(set_up, json.loads(args.worker))
-    except (ModelError, TuneError, SamplingError, PresetError, ConfigurationError) as exc:
+    except (LampError, PresetError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     args.worker_output.write_text(json.dumps(result))

@@ -19,12 +19,13 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from lamp_core.errors import LampError
 from lamp_core.model import SDBase, load_base
-from lamp_core.params import ParamsError, load_params, motion_config
-from lamp_core.sampling import GenerateSettings, SamplingConfig, SamplingError
+from lamp_core.params import load_params, motion_config
+from lamp_core.sampling import GenerateSettings, SamplingConfig
 from lamp_core.tiny_base import build_tiny_sd_components, sd1_scheduler
 from lamp_core.tiny_base.components import build_tokenizer
-from lamp_core.training import TuneError, TuneSettings
+from lamp_core.training import TuneSettings
 
 from .count_params_sd14 import SD14_UNET
 
@@ -124,7 +125,7 @@ def get_preset(name: str, params_file: str | Path = "params.yaml") -> Preset:
 def _tiny_preset(params_file: str | Path) -> Preset:
     try:
         return _tiny_preset_from(load_params(params_file))
-    except (ParamsError, TuneError, SamplingError) as exc:
+    except LampError as exc:
         raise PresetError(f"preset tiny: {exc}") from None
 
 

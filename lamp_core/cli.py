@@ -23,21 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lamp_core.model import (
-    LAMPUNet,
-    ModelError,
-    MotionArtifactConfig,
-    SDBase,
-    load_base,
-    load_motion,
-    read_motion_config,
-)
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.errors import LampError
+from lamp_core.model import LAMPUNet, MotionArtifactConfig, SDBase, load_base, load_motion, read_motion_config
+from lamp_core.params import load_params, motion_config
 from lamp_core.sampling import (
     FirstFrame,
     MemoryOptions,
     SamplingConfig,
-    SamplingError,
     TextToImage,
     build_video_unet,
     edit_video,
@@ -49,14 +41,10 @@ from lamp_core.sampling import (
     sample_videos,
 )
 from lamp_core.sampling.latent_codec import check_frame_size
-from lamp_core.video import VideoError, read_video, write_video
+from lamp_core.video import read_video, write_video
 
 PAPER_SIZE = {"width": 512, "height": 320, "n_frames": 16, "fps": 8.0}
 DEFAULT_BASE = "models/tiny-sd"
-
-
-class CLIError(Exception):
-    """A problem with what the user asked for, reported as one line."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CLIError as exc:
-        print(f"lamp: error: {exc}", file=sys.stderr)
-        return 1
-    except (SamplingError, ParamsError, VideoError, ModelError) as exc:
+    except LampError as exc:
         print(f"lamp: error: {exc}", file=sys.stderr)
         return 1
 
@@ -173,13 +158,15 @@ def _generate(args: argparse.Namespace) -> int:
     n_frames = args.frames or int(choice.size["n_frames"])
     fps = args.fps or float(choice.size["fps"])
     if width % 8 or height % 8 or width <= 0 or height <= 0:
-        raise CLIError(f"--width/--height must be positive multiples of 8, got {width}x{height}")
+        raise LampError(f"--width/--height must be positive multiples of 8, got {width}x{height}")
     if n_frames < 2:
-        raise CLIError(f"--frames must be at least 2, got {n_frames}")
+        raise LampError(f"--frames must be at least 2, got {n_frames}")
     if args.total_frames is not None and args.total_frames < 2:
-        raise CLIError(f"--total-frames must be at least 2, got {args.total_frames}")
+        raise LampError(f"--total-frames must be at least 2, got {args.total_frames}")
     if args.total_frames is not None and args.edit_video:
-        raise CLIError("--total-frames and --edit-video cannot be combined (an edit has the source's length)")
+        raise LampError(
+            "--total-frames and --edit-video cannot be combined (an edit has the source's length)"
+        )
     config = SamplingConfig(
         num_inference_steps=args.steps,
         guidance_scale=args.guidance,
@@ -238,13 +225,13 @@ def _choose_motion(motion: str, params_path: Path, data_dir: Path) -> MotionChoi
         name = motion
         artifact_dir = data_dir / "motions" / motion
         if not artifact_dir.is_dir():
-            raise CLIError(
+            raise LampError(
                 f"motion {motion!r} has no tuned artifact at {artifact_dir} "
                 f"(run `dvc repro tune@{motion}` first)"
             )
     else:
         listed = ", ".join(known) if known else f"none: no {params_path} here"
-        raise CLIError(
+        raise LampError(
             f"unknown motion {motion!r}: not a motion of {params_path} (known: {listed}) "
             "nor a motion artifact folder"
         )
@@ -275,7 +262,7 @@ def _read_source_video(path: str, n_frames: int, width: int, height: int) -> np.
     """The first `n_frames` frames of the video to edit, each resized and centre-cropped to W x H."""
     frames = read_video(path)
     if len(frames) < 2:
-        raise CLIError(f"{path}: a video to edit needs at least 2 frames, it has {len(frames)}")
+        raise LampError(f"{path}: a video to edit needs at least 2 frames, it has {len(frames)}")
     return np.stack([fit_image(frame, width, height) for frame in frames[:n_frames]])
 
 
@@ -375,7 +362,7 @@ def _output_paths(out: str | None, motion: str, prompt: str, seeds: list[int], g
     target = Path(out) if out else Path("outputs") / motion
     if target.suffix:
         if target.suffix.lower() not in (".mp4", ".gif"):
-            raise CLIError(f"--out {target}: the file must end in .mp4 or .gif (or name a folder)")
+            raise LampError(f"--out {target}: the file must end in .mp4 or .gif (or name a folder)")
         if len(seeds) == 1:
             files = [target]
         else:

@@ -8,9 +8,7 @@ from typing import Any
 
 import yaml
 
-
-class ParamsError(ValueError):
-    """params.yaml is missing, malformed, or names a motion it does not declare."""
+from lamp_core.errors import LampError
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -19,13 +17,13 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ParamsError(f"{path}: cannot read parameters ({exc.strerror or exc})") from None
+        raise LampError(f"{path}: cannot read parameters ({exc.strerror or exc})") from None
     try:
         params = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+        raise LampError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(params, dict):
-        raise ParamsError(f"{path}: expected a mapping at the top level")
+        raise LampError(f"{path}: expected a mapping at the top level")
     return params
 
 
@@ -56,7 +54,7 @@ def _motion_entry(params: dict[str, Any], name: str) -> Any:
     motions = params.get("motions") or {}
     if name not in motions:
         known = ", ".join(sorted(motions)) or "none"
-        raise ParamsError(f"params.yaml: no motion named {name!r} under `motions:` (declared: {known})")
+        raise LampError(f"params.yaml: no motion named {name!r} under `motions:` (declared: {known})")
     return motions[name]
 
 
@@ -65,13 +63,13 @@ def motion_config(params: dict[str, Any], name: str) -> MotionConfig:
     merged = {**(params.get("defaults") or {}), **(_motion_entry(params, name) or {})}
     missing = [k for k in _STANDARD if k not in merged]
     if missing:
-        raise ParamsError(f"params.yaml: motion {name!r} lacks {', '.join(missing)} (see `defaults:`)")
+        raise LampError(f"params.yaml: motion {name!r} lacks {', '.join(missing)} (see `defaults:`)")
     prompt = merged.pop("prompt", None) or name.replace("_", " ")
     for key in ("width", "height"):
         if int(merged[key]) % 8:
-            raise ParamsError(f"params.yaml: motion {name!r}: {key}={merged[key]} is not a multiple of 8")
+            raise LampError(f"params.yaml: motion {name!r}: {key}={merged[key]} is not a multiple of 8")
     if int(merged["n_frames"]) < 2:
-        raise ParamsError(f"params.yaml: motion {name!r}: n_frames must be at least 2")
+        raise LampError(f"params.yaml: motion {name!r}: n_frames must be at least 2")
     standard = {k: merged.pop(k) for k in _STANDARD}
     return MotionConfig(
         name=name,
@@ -94,14 +92,14 @@ def evaluation_entry(params: dict[str, Any], name: str) -> dict[str, Any]:
     """
     misplaced = sorted({"eval_prompts", "expected_motion"} & set(_motion_entry(params, name) or {}))
     if misplaced:
-        raise ParamsError(
+        raise LampError(
             f"params.yaml: motions.{name} holds {', '.join(misplaced)}; they belong under evaluation.{name} "
             "(kept apart so that editing them does not re-run tuning)"
         )
     section = params.get("evaluation") or {}
     if not isinstance(section, dict):
-        raise ParamsError("params.yaml: `evaluation:` must map motion names to their settings")
+        raise LampError("params.yaml: `evaluation:` must map motion names to their settings")
     entry = section.get(name) or {}
     if not isinstance(entry, dict):
-        raise ParamsError(f"params.yaml: evaluation.{name} must be a mapping (expected_motion, eval_prompts)")
+        raise LampError(f"params.yaml: evaluation.{name} must be a mapping (expected_motion, eval_prompts)")
     return entry

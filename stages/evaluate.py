@@ -14,16 +14,11 @@ import logging
 import sys
 from pathlib import Path
 
-from lamp_core.data import DataError, load_frame_cache, motion_paths
-from lamp_core.metrics import ClipScorer, MetricsSettings, MetricUnavailable
-from lamp_core.params import ParamsError, evaluation_entry, load_params, motion_config
-from lamp_core.report import (
-    EvaluateSettings,
-    ReportError,
-    evaluate_motion,
-    load_motion_samples,
-    write_motion_outputs,
-)
+from lamp_core.data import load_frame_cache, motion_paths
+from lamp_core.errors import LampError, MetricUnavailable
+from lamp_core.metrics import ClipScorer, MetricsSettings
+from lamp_core.params import evaluation_entry, load_params, motion_config
+from lamp_core.report import EvaluateSettings, evaluate_motion, load_motion_samples, write_motion_outputs
 from lamp_core.stage_timing import run_timed
 
 
@@ -66,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             n_reference_gifs=evaluate.reference_gifs,
             sample_rate=motion.sample_rate,
         )
-    except (ParamsError, DataError, ReportError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"evaluate {args.motion}: {_learned_line(evaluation.metrics)}; wrote {folder}/")

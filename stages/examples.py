@@ -9,10 +9,10 @@ import argparse
 import logging
 import sys
 
-from lamp_core.data import DataError, ExampleSpec, motion_paths, render_examples
-from lamp_core.params import ParamsError, load_params
+from lamp_core.data import ExampleSpec, motion_paths, render_examples
+from lamp_core.errors import LampError
+from lamp_core.params import load_params
 from lamp_core.stage_timing import run_timed
-from lamp_core.video import VideoError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = ExampleSpec.from_params(load_params(args.params), args.name)
         out_dir = motion_paths(args.name, args.data_dir).raw
         paths = render_examples(spec, out_dir)
-    except (ParamsError, DataError, VideoError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(

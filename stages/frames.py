@@ -9,10 +9,10 @@ import argparse
 import logging
 import sys
 
-from lamp_core.data import CaptionSpec, DataError, build_frame_cache, motion_paths
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.data import CaptionSpec, build_frame_cache, motion_paths
+from lamp_core.errors import LampError
+from lamp_core.params import load_params, motion_config
 from lamp_core.stage_timing import run_timed
-from lamp_core.video import VideoError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         motion = motion_config(params, args.motion)
         paths = motion_paths(args.motion, args.data_dir)
         cache = build_frame_cache(paths.clips, paths.frames, motion, CaptionSpec.from_params(params, motion))
-    except (ParamsError, DataError, VideoError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     n_frames = sum(len(clip) for clip in cache.clips.values())

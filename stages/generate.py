@@ -13,11 +13,10 @@ import logging
 import sys
 from pathlib import Path
 
-from lamp_core.model import ModelError
-from lamp_core.params import ParamsError, evaluation_entry, load_params, motion_config
-from lamp_core.sampling import GenerateSettings, SamplingError, generate_motion_samples, parse_eval_prompts
+from lamp_core.errors import LampError
+from lamp_core.params import evaluation_entry, load_params, motion_config
+from lamp_core.sampling import GenerateSettings, generate_motion_samples, parse_eval_prompts
 from lamp_core.stage_timing import run_timed
-from lamp_core.video import VideoError
 
 DEFAULT_BASE = "models/tiny-sd"
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             args.name, evaluation_entry(params, args.name).get("eval_prompts"), settings.seed
         )
         if not motion_dir.is_dir():
-            raise SamplingError(
+            raise LampError(
                 f"{motion_dir}: no motion artifact (run the tune stage: dvc repro tune@{args.name})"
             )
         timings = generate_motion_samples(
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             out_dir=out_dir,
             settings=settings,
         )
-    except (ParamsError, SamplingError, ModelError, VideoError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(

@@ -9,10 +9,10 @@ import argparse
 import logging
 import sys
 
-from lamp_core.data import DataError, IngestSettings, ingest_motion, motion_paths
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.data import IngestSettings, ingest_motion, motion_paths
+from lamp_core.errors import LampError
+from lamp_core.params import load_params, motion_config
 from lamp_core.stage_timing import run_timed
-from lamp_core.video import VideoError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = IngestSettings.from_params(params, motion_config(params, args.motion))
         paths = motion_paths(args.motion, args.data_dir)
         report = ingest_motion(paths.raw, paths.clips, settings)
-    except (ParamsError, DataError, VideoError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(

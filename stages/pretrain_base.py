@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lamp_core.params import ParamsError, load_params
+from lamp_core.errors import LampError
+from lamp_core.params import load_params
 from lamp_core.stage_timing import run_timed
 from lamp_core.synthetic import sample_image
 from lamp_core.tiny_base import (
     PretrainConfig,
-    TinyBaseError,
     caption_fidelity,
     image_grid,
     load_pipeline,
@@ -45,13 +45,13 @@ LOG_FILE = "training_log.csv"
 def _settings(params: dict[str, Any]) -> tuple[PretrainConfig, dict[str, Any]]:
     section = dict(params.get("base") or {})
     if "output" not in section:
-        raise ParamsError("params.yaml: `base:` lacks `output` (where the pre-trained base is written)")
+        raise LampError("params.yaml: `base:` lacks `output` (where the pre-trained base is written)")
     evaluation = dict(section.pop("evaluate", None) or {})
     paths = {k: section.pop(k) for k in ("model", "output") if k in section}
     try:
         config = PretrainConfig.from_dict(section)
     except (TypeError, ValueError) as exc:
-        raise ParamsError(f"params.yaml: `base:` {exc}") from None
+        raise LampError(f"params.yaml: `base:` {exc}") from None
     return config, {**paths, **evaluation}
 
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         config, settings = _settings(load_params(args.params))
-    except ParamsError as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     output = Path(settings["output"])
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     images, captions = figures.pop("_images"), figures.pop("_captions")
     try:
         save_tiny_sd(components, output)
-    except TinyBaseError as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     shown = min(len(images), 32)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lamp_core.params import ParamsError, load_params
-from lamp_core.report import ReportError, write_cross_motion_report
+from lamp_core.errors import LampError
+from lamp_core.params import load_params
+from lamp_core.report import write_cross_motion_report
 from lamp_core.stage_timing import run_timed
 
 
@@ -24,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         motions = load_params(args.params).get("motions") or {}
         if not isinstance(motions, dict) or not motions:
-            raise ParamsError(f"{args.params}: `motions:` lists no motion to report on")
+            raise LampError(f"{args.params}: `motions:` lists no motion to report on")
         paths = write_cross_motion_report(list(motions), args.reports_dir)
-    except (ParamsError, ReportError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"report: {len(motions)} motion(s) -> {', '.join(str(path) for path in paths)}")

@@ -17,19 +17,11 @@ import sys
 
 import torch
 
-from lamp_core.data import DataError, motion_paths
-from lamp_core.model import ModelError
-from lamp_core.params import ParamsError, load_params, motion_config
+from lamp_core.data import motion_paths
+from lamp_core.errors import LampError
+from lamp_core.params import load_params, motion_config
 from lamp_core.stage_timing import run_timed
-from lamp_core.training import (
-    ModelSettings,
-    TuneError,
-    TuneJob,
-    TunePaths,
-    TuneSettings,
-    base_source,
-    tune_motion,
-)
+from lamp_core.training import ModelSettings, TuneJob, TunePaths, TuneSettings, base_source, tune_motion
 
 
 def relaunch_command(num_processes: int, mixed_precision: str, argv: list[str]) -> list[str]:
@@ -66,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             base=base_source(params),
             paths=TunePaths.for_motion(args.motion, args.data_dir, args.reports_dir),
         )
-    except (ParamsError, TuneError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if job.tune.num_processes > 1 and "WORLD_SIZE" not in os.environ:
@@ -86,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(job.tune.threads)  # results are bit-identical for a given thread count
     try:
         result = tune_motion(job)
-    except (ParamsError, DataError, ModelError, TuneError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if os.environ.get("RANK", "0") == "0":

@@ -11,7 +11,8 @@ import csv
 import numpy as np
 import pytest
 
-from lamp_core.data import CaptionsError, CaptionSpec, IngestSettings, build_frame_cache, ingest_motion
+from lamp_core.data import CaptionSpec, IngestSettings, build_frame_cache, ingest_motion
+from lamp_core.errors import LampError
 from lamp_core.params import motion_config
 
 WORDS = ["a", "red", "green", "blue", "circle", "square", "triangle", "moving", "sliding", "left", "right",
@@ -91,5 +92,5 @@ def test_unloadable_captioner_is_a_clear_error(tmp_path):
     from lamp_core.data.captioner import ImageCaptioner
 
     (tmp_path / "not_a_model").mkdir()
-    with pytest.raises(CaptionsError, match=r"not_a_model: cannot load the image-to-text local model folder"):
+    with pytest.raises(LampError, match=r"not_a_model: cannot load the image-to-text local model folder"):
         ImageCaptioner(tmp_path / "not_a_model")

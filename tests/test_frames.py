@@ -10,17 +10,9 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from lamp_core.data import (
-    CaptionsError,
-    CaptionSpec,
-    FrameCacheError,
-    IngestSettings,
-    ManifestError,
-    build_frame_cache,
-    ingest_motion,
-    load_frame_cache,
-)
-from lamp_core.params import ParamsError, motion_config
+from lamp_core.data import CaptionSpec, IngestSettings, build_frame_cache, ingest_motion, load_frame_cache
+from lamp_core.errors import LampError
+from lamp_core.params import motion_config
 from lamp_core.video import read_video
 
 DEFAULTS = {
@@ -115,7 +107,7 @@ def test_sidecar_without_any_caption_is_an_error(clips_dir, tmp_path):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with pytest.raises(CaptionsError, match=r"manifest\.csv: caption_source is sidecar"):
+    with pytest.raises(LampError, match=r"manifest\.csv: caption_source is sidecar"):
         build_frame_cache(clips, tmp_path / "f", _motion(), CaptionSpec("sidecar"))
 
 
@@ -130,22 +122,20 @@ def test_clips_shorter_than_a_window_are_skipped(clips_dir, tmp_path, caplog):
 
 
 def test_too_few_clips_fails_and_writes_nothing(clips_dir, tmp_path):
-    with pytest.raises(FrameCacheError, match=r"only 4 usable clip\(s\); at least min_clips=5"):
+    with pytest.raises(LampError, match=r"only 4 usable clip\(s\); at least min_clips=5"):
         build_frame_cache(clips_dir, tmp_path / "f", _motion(n_frames=20, min_clips=5), CaptionSpec("prompt"))
     assert not (tmp_path / "f").exists()
 
 
 def test_stale_clips_of_another_size_are_an_error(clips_dir, tmp_path):
-    with pytest.raises(
-        FrameCacheError, match="clip is 32x32 but motion 'drift' is 40x32: re-run the ingest stage"
-    ):
+    with pytest.raises(LampError, match="clip is 32x32 but motion 'drift' is 40x32: re-run the ingest stage"):
         build_frame_cache(clips_dir, tmp_path / "f", _motion(width=40), CaptionSpec("prompt"))
 
 
 def test_missing_manifest_and_cache(tmp_path):
-    with pytest.raises(ManifestError, match="run the ingest stage first"):
+    with pytest.raises(LampError, match="run the ingest stage first"):
         build_frame_cache(tmp_path, tmp_path / "f", _motion(), CaptionSpec("prompt"))
-    with pytest.raises(FrameCacheError, match="no frame cache"):
+    with pytest.raises(LampError, match="no frame cache"):
         load_frame_cache(tmp_path / "f")
 
 
@@ -156,7 +146,7 @@ def test_caption_spec_from_params():
     )
     spec = CaptionSpec.from_params({"frames": {"caption_source": "model", "captioner": "models/cap"}}, motion)
     assert spec == CaptionSpec("model", "models/cap")
-    with pytest.raises(ParamsError, match="no `captioner`"):
+    with pytest.raises(LampError, match="no `captioner`"):
         CaptionSpec.from_params({"frames": {"caption_source": "model"}}, motion)
-    with pytest.raises(ParamsError, match="caption_source='clip' is not one of prompt, sidecar, model"):
+    with pytest.raises(LampError, match="caption_source='clip' is not one of prompt, sidecar, model"):
         CaptionSpec.from_params({"frames": {"caption_source": "clip"}}, motion)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lamp_core.data import CaptionsError, IngestError, IngestSettings, ingest_motion, read_manifest
+from lamp_core.data import IngestSettings, ingest_motion, read_manifest
+from lamp_core.errors import LampError
 from lamp_core.video import probe_video
 
 SETTINGS = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=4)
@@ -275,7 +276,7 @@ def test_too_few_usable_clips_fails_with_a_summary(tmp_path, media, caplog):
     media.make_video(raw / "a.mp4", variant=1)
     media.make_video(raw / "b.mp4", variant=2)
     (raw / "c.mp4").write_bytes(b"")
-    with pytest.raises(IngestError) as caught:
+    with pytest.raises(LampError) as caught:
         ingest_motion(raw, clips, SETTINGS)
     message = str(caught.value)
     assert str(raw) in message and "only 2 usable clip(s) from 3 file(s), rejected: 1 empty" in message
@@ -289,14 +290,14 @@ def test_too_few_usable_clips_fails_with_a_summary(tmp_path, media, caplog):
 
 
 def test_missing_and_empty_folders(tmp_path):
-    with pytest.raises(IngestError, match="does not exist"):
+    with pytest.raises(LampError, match="does not exist"):
         ingest_motion(tmp_path / "nope", tmp_path / "clips", SETTINGS)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(IngestError, match="holds no videos"):
+    with pytest.raises(LampError, match="holds no videos"):
         ingest_motion(tmp_path / "empty", tmp_path / "clips", SETTINGS)
     (tmp_path / "only_captions").mkdir()
     (tmp_path / "only_captions" / "captions.csv").write_text("file,caption\n")
-    with pytest.raises(IngestError, match="holds no videos"):
+    with pytest.raises(LampError, match="holds no videos"):
         ingest_motion(tmp_path / "only_captions", tmp_path / "clips", SETTINGS)
     assert not (tmp_path / "clips").exists()
 
@@ -306,7 +307,7 @@ def test_malformed_sidecar_is_a_clear_error(tmp_path, media):
     raw.mkdir()
     media.make_video(raw / "a.mp4")
     (raw / "captions.csv").write_text("name;text\na.mp4;hello\n", encoding="utf-8")
-    with pytest.raises(CaptionsError, match=r"captions\.csv: expected the columns file,caption"):
+    with pytest.raises(LampError, match=r"captions\.csv: expected the columns file,caption"):
         ingest_motion(raw, tmp_path / "clips", SETTINGS)
 
 

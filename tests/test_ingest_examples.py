@@ -7,8 +7,8 @@ import csv
 import pytest
 import yaml
 
-from lamp_core.data import ExamplesError, ExampleSpec, load_frame_cache, read_manifest, render_examples
-from lamp_core.params import ParamsError
+from lamp_core.data import ExampleSpec, load_frame_cache, read_manifest, render_examples
+from lamp_core.errors import LampError
 from lamp_core.video import probe_video
 from stages import examples as examples_stage
 from stages import frames as frames_stage
@@ -40,16 +40,16 @@ def test_examples_never_touch_a_users_files(tmp_path):
     folder = tmp_path / "slide_right"
     folder.mkdir()
     (folder / "my holiday.mp4").write_bytes(b"precious")
-    with pytest.raises(ExamplesError, match=r"my holiday\.mp4"):
+    with pytest.raises(LampError, match=r"my holiday\.mp4"):
         render_examples(SPEC, folder)
     assert (folder / "my holiday.mp4").read_bytes() == b"precious"
     assert sorted(p.name for p in folder.iterdir()) == ["my holiday.mp4"]
 
 
 def test_example_spec_errors():
-    with pytest.raises(ParamsError, match="no example named 'spin'"):
+    with pytest.raises(LampError, match="no example named 'spin'"):
         ExampleSpec.from_params({"examples": {"orbit": {}}}, "spin")
-    with pytest.raises(ParamsError, match=r"examples\.orbit lacks width"):
+    with pytest.raises(LampError, match=r"examples\.orbit lacks width"):
         ExampleSpec.from_params({"examples": {"orbit": {"n_clips": 2, "n_frames": 8}}}, "orbit")
 
 

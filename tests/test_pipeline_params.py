@@ -11,7 +11,8 @@ import yaml
 from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
-from lamp_core.params import ParamsError, evaluation_entry, load_params
+from lamp_core.errors import LampError
+from lamp_core.params import evaluation_entry, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,11 +73,11 @@ def test_evaluation_entry_of_a_motion() -> None:
     }
     assert evaluation_entry(params, "a") == {"expected_motion": {"direction_deg": 0}}
     assert evaluation_entry(params, "b") == {}
-    with pytest.raises(ParamsError, match="no motion named 'c'"):
+    with pytest.raises(LampError, match="no motion named 'c'"):
         evaluation_entry(params, "c")
-    with pytest.raises(ParamsError, match=r"motions\.b holds eval_prompts; they belong under evaluation\.b"):
+    with pytest.raises(LampError, match=r"motions\.b holds eval_prompts; they belong under evaluation\.b"):
         evaluation_entry({**params, "motions": {"b": {"eval_prompts": []}}}, "b")
-    with pytest.raises(ParamsError, match=r"evaluation\.a must be a mapping"):
+    with pytest.raises(LampError, match=r"evaluation\.a must be a mapping"):
         evaluation_entry({**params, "evaluation": {"a": ["not", "a", "mapping"]}}, "a")
 
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lamp_core.errors import LampError
 from lamp_core.metrics import optical_flow
 from lamp_core.synthetic import (
     BACKGROUND_COLORS,
@@ -15,7 +16,6 @@ from lamp_core.synthetic import (
     OBJECT_COLORS,
     RATE_RANGES,
     Scene,
-    SceneError,
     SceneObject,
     render_background,
     render_clip,
@@ -314,9 +314,9 @@ def test_bad_scene_dicts_raise_scene_errors_naming_the_field():
         ({**good, "motion": "spin"}, "unknown motion 'spin'"),
     ]
     for data, message in cases:
-        with pytest.raises(SceneError, match=message):
+        with pytest.raises(LampError, match=message):
             Scene.from_dict(data)
-    with pytest.raises(SceneError, match="mapping"):
+    with pytest.raises(LampError, match="mapping"):
         Scene.from_dict([good])
 
 

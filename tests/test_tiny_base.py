@@ -11,10 +11,10 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from lamp_core.errors import LampError
 from lamp_core.synthetic import SHAPES, sample_image
 from lamp_core.tiny_base import (
     PretrainConfig,
-    TinyBaseError,
     build_tiny_sd_components,
     caption_corpus,
     caption_fidelity,
@@ -133,7 +133,7 @@ def test_save_refuses_to_overwrite_a_folder_that_is_not_a_model(tmp_path, saved)
     precious = tmp_path / "mine"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    with pytest.raises(TinyBaseError, match="not a diffusers model folder"):
+    with pytest.raises(LampError, match="not a diffusers model folder"):
         save_tiny_sd(components, precious)
     assert (precious / "notes.txt").read_text() == "keep me"
 
@@ -148,9 +148,9 @@ def test_save_replaces_an_earlier_model(tmp_path, saved):
 
 
 def test_bad_sizes_are_refused():
-    with pytest.raises(TinyBaseError, match="divisible"):
+    with pytest.raises(LampError, match="divisible"):
         build_tiny_sd_components(sample_size=20, vae_channels=(8, 16, 16), unet_channels=(16, 32))
-    with pytest.raises(TinyBaseError, match="unknown pre-training settings: steps"):
+    with pytest.raises(LampError, match="unknown pre-training settings: steps"):
         PretrainConfig.from_dict({"steps": 3})
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lamp_core.video import VideoDecodeError, VideoEncodeError, probe_video, read_video, write_video
+from lamp_core.errors import VideoError
+from lamp_core.video import probe_video, read_video, write_video
 
 
 def _moving_square(n_frames: int, height: int, width: int) -> np.ndarray:
@@ -62,23 +63,23 @@ def test_gif(tmp_path):
 
 def test_write_errors_name_the_file_and_leave_nothing(tmp_path):
     frames = _moving_square(4, 16, 16)
-    with pytest.raises(VideoEncodeError, match=r"float32"):
+    with pytest.raises(VideoError, match=r"float32"):
         write_video(frames.astype(np.float32), tmp_path / "float.mp4", fps=8)
-    with pytest.raises(VideoEncodeError, match=r"\.avi"):
+    with pytest.raises(VideoError, match=r"\.avi"):
         write_video(frames, tmp_path / "clip.avi", fps=8)
-    with pytest.raises(VideoEncodeError, match=r"shape"):
+    with pytest.raises(VideoError, match=r"shape"):
         write_video(frames[..., 0], tmp_path / "gray.mp4", fps=8)
-    with pytest.raises(VideoEncodeError, match=r"fps"):
+    with pytest.raises(VideoError, match=r"fps"):
         write_video(frames, tmp_path / "zero.mp4", fps=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_read_errors(tmp_path):
-    with pytest.raises(VideoDecodeError, match="does not exist"):
+    with pytest.raises(VideoError, match="does not exist"):
         read_video(tmp_path / "missing.mp4")
     (tmp_path / "text.mp4").write_text("not a video")
-    with pytest.raises(VideoDecodeError, match=r"text\.mp4"):
+    with pytest.raises(VideoError, match=r"text\.mp4"):
         read_video(tmp_path / "text.mp4")
     path = write_video(_moving_square(4, 16, 16), tmp_path / "four.mp4", fps=8)
-    with pytest.raises(VideoDecodeError, match="out of range"):
+    with pytest.raises(VideoError, match="out of range"):
         read_video(path, [4])

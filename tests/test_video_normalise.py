@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lamp_core.video import (
-    NormaliseSpec,
-    Segment,
-    VideoNormaliseError,
-    normalise_video,
-    plan_segments,
-    probe_video,
-    read_video,
-)
+from lamp_core.errors import VideoError
+from lamp_core.video import NormaliseSpec, Segment, normalise_video, plan_segments, probe_video, read_video
 
 SPEC = NormaliseSpec(width=32, height=32, fps=8)
 
@@ -101,7 +94,7 @@ def test_failure_names_the_source_and_leaves_no_output(tmp_path, media):
     src = media.make_video(tmp_path / "src.mp4", seconds=1)
     info = probe_video(src)
     src.write_bytes(b"gone bad since the probe")
-    with pytest.raises(VideoNormaliseError, match=r"src\.mp4") as caught:
+    with pytest.raises(VideoError, match=r"src\.mp4") as caught:
         normalise_video(info, [Segment(0, 8, tmp_path / "out.mp4")], SPEC)
     assert "ffmpeg failed" in caught.value.reason
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.mp4"]

@@ -6,7 +6,8 @@ import resource
 
 import pytest
 
-from lamp_core.video import VideoProbeError, probe_video
+from lamp_core.errors import VideoError
+from lamp_core.video import probe_video
 
 # (file name, ffmpeg codec arguments, expected demuxer name fragment, expected decoder name)
 CONTAINERS = [
@@ -56,7 +57,7 @@ def test_probe_detects_variable_frame_rate(tmp_path, media):
 
 
 def _code(path, **kwargs) -> str:
-    with pytest.raises(VideoProbeError) as caught:
+    with pytest.raises(VideoError) as caught:
         probe_video(path, **kwargs)
     assert str(path) in str(caught.value)  # every error names the file
     return caught.value.code
@@ -80,7 +81,7 @@ def test_probe_rejects_empty_text_and_image_files(tmp_path, media):
 def test_probe_rejects_audio_only(tmp_path, media):
     path = tmp_path / "song.mp4"
     media.ffmpeg("-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", str(path))
-    with pytest.raises(VideoProbeError, match="audio only") as caught:
+    with pytest.raises(VideoError, match="audio only") as caught:
         probe_video(path)
     assert caught.value.code == "no_video"
 
@@ -103,7 +104,7 @@ def test_probe_rejects_huge_resolution_without_decoding_it(tmp_path, media):
     # 16000 x 16000 RGBA is 1 GiB per decoded frame; the file itself is a few hundred bytes.
     bomb = media.gif_with_canvas(tmp_path / "bomb.gif", 16000, 16000)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    with pytest.raises(VideoProbeError, match="16000x16000") as caught:
+    with pytest.raises(VideoError, match="16000x16000") as caught:
         probe_video(bomb, max_pixels=7680 * 4320)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert caught.value.code == "too_large"

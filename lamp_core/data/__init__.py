@@ -1,14 +1,6 @@
 """A motion's data: built-in examples, ingest of raw videos, the manifest, captions and the frame cache."""
 
 from lamp_core.data.captions import CAPTION_SOURCES, CaptionSpec, read_sidecar_captions
-from lamp_core.data.errors import (
-    CaptionsError,
-    DataError,
-    ExamplesError,
-    FrameCacheError,
-    IngestError,
-    ManifestError,
-)
 from lamp_core.data.examples import ExampleSpec, render_examples
 from lamp_core.data.frame_cache import (
     CAPTIONS_FILE,
@@ -30,16 +22,10 @@ __all__ = [
     "INDEX_FILE",
     "MANIFEST_NAME",
     "CaptionSpec",
-    "CaptionsError",
-    "DataError",
     "ExampleSpec",
-    "ExamplesError",
     "FrameCache",
-    "FrameCacheError",
-    "IngestError",
     "IngestReport",
     "IngestSettings",
-    "ManifestError",
     "ManifestRow",
     "MotionPaths",
     "build_frame_cache",

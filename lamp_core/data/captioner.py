@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lamp_core.data.errors import CaptionsError
+from lamp_core.errors import LampError
 
 
 class ImageCaptioner:
@@ -33,7 +33,7 @@ class ImageCaptioner:
         except (OSError, ValueError, KeyError) as exc:
             where = "local model folder" if local else "model (hub id; nothing can be downloaded offline)"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CaptionsError(model, f"cannot load the image-to-text {where}: {first}") from None
+            raise LampError(model, f"cannot load the image-to-text {where}: {first}") from None
         self.model.to(device).eval()
 
     def __call__(self, images: np.ndarray) -> list[str]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lamp_core.data.errors import CaptionsError
-from lamp_core.params import MotionConfig, ParamsError
+from lamp_core.errors import LampError
+from lamp_core.params import MotionConfig
 
 SIDECAR_NAME = "captions.csv"
 CAPTION_SOURCES = ("prompt", "sidecar", "model")
@@ -36,12 +36,12 @@ class CaptionSpec:
         source = motion.get("caption_source", section.get("caption_source", "prompt"))
         captioner = motion.get("captioner", section.get("captioner"))
         if source not in CAPTION_SOURCES:
-            raise ParamsError(
+            raise LampError(
                 f"params.yaml: motion {motion.name!r}: caption_source={source!r} is not one of "
                 f"{', '.join(CAPTION_SOURCES)}"
             )
         if source == "model" and not captioner:
-            raise ParamsError(
+            raise LampError(
                 f"params.yaml: motion {motion.name!r}: caption_source is model but no `captioner` "
                 "(a local path or hub id of an image-to-text model) is set"
             )
@@ -66,7 +66,7 @@ def read_sidecar_captions(path: str | Path) -> dict[str, str]:
             reader = csv.DictReader(handle)
             header = [name.strip().lower() for name in reader.fieldnames or []]
             if "file" not in header or "caption" not in header:
-                raise CaptionsError(
+                raise LampError(
                     path, f"expected the columns file,caption; found {','.join(header) or 'none'}"
                 )
             reader.fieldnames = header
@@ -76,7 +76,7 @@ def read_sidecar_captions(path: str | Path) -> dict[str, str]:
                 if name and caption:
                     captions[caption_key(name)] = caption
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CaptionsError(path, f"cannot read the captions ({exc})") from None
+        raise LampError(path, f"cannot read the captions ({exc})") from None
     return captions
 
 

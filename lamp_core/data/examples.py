@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from lamp_core.data.captions import SIDECAR_NAME
-from lamp_core.data.errors import ExamplesError
-from lamp_core.params import ParamsError
+from lamp_core.errors import LampError
 from lamp_core.video import write_video
 
 
@@ -41,7 +40,7 @@ class ExampleSpec:
         examples = params.get("examples") or {}
         if name not in examples:
             known = ", ".join(sorted(examples)) or "none"
-            raise ParamsError(f"params.yaml: no example named {name!r} under `examples:` (declared: {known})")
+            raise LampError(f"params.yaml: no example named {name!r} under `examples:` (declared: {known})")
         entry = examples[name] or {}
         try:
             spec = cls(
@@ -54,11 +53,11 @@ class ExampleSpec:
                 seed=int(entry["seed"]),
             )
         except KeyError as exc:
-            raise ParamsError(f"params.yaml: examples.{name} lacks {exc.args[0]}") from None
+            raise LampError(f"params.yaml: examples.{name} lacks {exc.args[0]}") from None
         except (TypeError, ValueError) as exc:
-            raise ParamsError(f"params.yaml: examples.{name}: {exc}") from None
+            raise LampError(f"params.yaml: examples.{name}: {exc}") from None
         if min(spec.n_clips, spec.n_frames, spec.width, spec.height) < 1 or spec.fps <= 0:
-            raise ParamsError(f"params.yaml: examples.{name}: counts, sizes and fps must be positive")
+            raise LampError(f"params.yaml: examples.{name}: counts, sizes and fps must be positive")
         return spec
 
 
@@ -77,7 +76,7 @@ def render_examples(spec: ExampleSpec, out_dir: str | Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     if spec.motion not in MOTIONS:
-        raise ExamplesError(out_dir, f"no built-in motion {spec.motion!r} (built in: {', '.join(MOTIONS)})")
+        raise LampError(out_dir, f"no built-in motion {spec.motion!r} (built in: {', '.join(MOTIONS)})")
     _check_only_ours(out_dir, spec.motion)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
@@ -107,7 +106,7 @@ def _check_only_ours(out_dir: Path, motion: str) -> None:
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
-        raise ExamplesError(out_dir, "exists and is not a folder")
+        raise LampError(out_dir, "exists and is not a folder")
     ours = {path.name for path in _our_clips(out_dir, motion)} | {SIDECAR_NAME}
     foreign = sorted(
         path.name
@@ -116,7 +115,7 @@ def _check_only_ours(out_dir: Path, motion: str) -> None:
     )
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise ExamplesError(
+        raise LampError(
             out_dir,
             f"holds files the example renderer did not write ({shown}); move them, or give your "
             "own motion another name than a built-in example",

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from lamp_core.data.captions import CaptionSpec
-from lamp_core.data.errors import CaptionsError, FrameCacheError
 from lamp_core.data.ingest import RECOMMENDED_CLIPS
 from lamp_core.data.manifest import MANIFEST_NAME, read_manifest
+from lamp_core.errors import LampError, VideoError
 from lamp_core.params import MotionConfig
-from lamp_core.video import VideoDecodeError, read_video
+from lamp_core.video import read_video
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def build_frame_cache(
     clips_dir, frames_dir = Path(clips_dir), Path(frames_dir)
     clips, sources, sidecar = _decode_clips(clips_dir, motion)
     if len(clips) < motion.min_clips:
-        raise FrameCacheError(
+        raise LampError(
             clips_dir, f"only {len(clips)} usable clip(s); at least min_clips={motion.min_clips} are needed"
         )
     if len(clips) < RECOMMENDED_CLIPS:
@@ -105,13 +105,11 @@ def load_frame_cache(frames_dir: str | Path) -> FrameCache:
         index = _read_two_columns(frames_dir / INDEX_FILE, "clip", "source")
         fps, width, height = float(meta["fps"]), int(meta["width"]), int(meta["height"])
     except FileNotFoundError as exc:
-        raise FrameCacheError(
-            frames_dir, f"no frame cache ({Path(exc.filename or path).name} missing)"
-        ) from None
+        raise LampError(frames_dir, f"no frame cache ({Path(exc.filename or path).name} missing)") from None
     except (OSError, SafetensorError, KeyError, ValueError) as exc:
-        raise FrameCacheError(path, f"cannot read the frame cache ({exc})") from None
+        raise LampError(path, f"cannot read the frame cache ({exc})") from None
     if set(captions) != set(clips) or set(index) != set(clips):
-        raise FrameCacheError(frames_dir, "clips, captions.csv and index.csv list different clips")
+        raise LampError(frames_dir, "clips, captions.csv and index.csv list different clips")
     return FrameCache(clips=clips, captions=captions, sources=index, fps=fps, width=width, height=height)
 
 
@@ -124,11 +122,11 @@ def _decode_clips(clips_dir: Path, motion: MotionConfig) -> tuple[list[np.ndarra
             path = clips_dir / name
             try:
                 clip = read_video(path)
-            except VideoDecodeError as exc:
+            except VideoError as exc:
                 logger.warning("skipped %s: %s", path, exc.reason)
                 continue
             if clip.shape[1:3] != (motion.height, motion.width):
-                raise FrameCacheError(
+                raise LampError(
                     path,
                     f"clip is {clip.shape[2]}x{clip.shape[1]} but motion {motion.name!r} is "
                     f"{motion.width}x{motion.height}: re-run the ingest stage",
@@ -154,7 +152,7 @@ def _captions(
         return [motion.prompt] * len(clips)
     if spec.source == "sidecar":
         if not any(sidecar):
-            raise CaptionsError(
+            raise LampError(
                 clips_dir / MANIFEST_NAME,
                 "caption_source is sidecar, but no input file has a caption "
                 "(put captions.csv with columns file,caption in the motion's raw folder)",
@@ -167,9 +165,7 @@ def _captions(
             captioner = ImageCaptioner(spec.captioner or "")
         texts = list(captioner(np.stack([clip[len(clip) // 2] for clip in clips])))
         if len(texts) != len(clips):
-            raise CaptionsError(
-                clips_dir, f"the captioner returned {len(texts)} captions for {len(clips)} clips"
-            )
+            raise LampError(clips_dir, f"the captioner returned {len(texts)} captions for {len(clips)} clips")
     missing = [i for i, text in enumerate(texts) if not text.strip()]
     if missing:
         logger.warning(

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from lamp_core.data.captions import SIDECAR_NAME, read_sidecar_captions, sidecar_caption
-from lamp_core.data.errors import IngestError, ManifestError
 from lamp_core.data.manifest import (
     MANIFEST_NAME,
     STATUS_OK,
@@ -34,11 +33,11 @@ from lamp_core.data.manifest import (
     write_manifest,
     write_text_if_changed,
 )
-from lamp_core.params import MotionConfig, ParamsError
+from lamp_core.errors import LampError, VideoError
+from lamp_core.params import MotionConfig
 from lamp_core.video import (
     NormaliseSpec,
     Segment,
-    VideoError,
     VideoInfo,
     ffmpeg_version,
     is_video_name,
@@ -83,7 +82,7 @@ class IngestSettings:
         if motion.max_clip_seconds and motion.max_clip_seconds > 0:
             max_frames = math.floor(motion.max_clip_seconds * motion.fps)
             if max_frames < window:
-                raise ParamsError(
+                raise LampError(
                     f"params.yaml: motion {motion.name!r}: max_clip_seconds={motion.max_clip_seconds} gives "
                     f"{max_frames} frames at {motion.fps:g} fps, fewer than one training window ({window})"
                 )
@@ -137,12 +136,12 @@ def ingest_motion(raw_dir: str | Path, clips_dir: str | Path, settings: IngestSe
     """
     raw_dir, clips_dir = Path(raw_dir), Path(clips_dir)
     if not raw_dir.exists():
-        raise IngestError(raw_dir, "folder does not exist: put 8-16 videos of the motion there")
+        raise LampError(raw_dir, "folder does not exist: put 8-16 videos of the motion there")
     if not raw_dir.is_dir():
-        raise IngestError(raw_dir, "not a folder")
+        raise LampError(raw_dir, "not a folder")
     sources = list_sources(raw_dir)
     if not sources:
-        raise IngestError(raw_dir, "the folder holds no videos: put 8-16 videos of the motion there")
+        raise LampError(raw_dir, "the folder holds no videos: put 8-16 videos of the motion there")
     sidecar = raw_dir / SIDECAR_NAME
     captions = read_sidecar_captions(sidecar) if sidecar.is_file() else {}
     _warn_unmatched_captions(sidecar, captions, sources)
@@ -324,7 +323,7 @@ class _PreviousRun:
         try:
             state = json.loads((clips_dir / STATE_NAME).read_text(encoding="utf-8"))
             rows = read_manifest(clips_dir / MANIFEST_NAME)
-        except (OSError, ValueError, ManifestError):
+        except (OSError, ValueError):
             return cls({}, {})
         if not isinstance(state, dict) or state.get("settings") != settings.fingerprint():
             return cls({}, {})
@@ -377,7 +376,7 @@ def _check_enough(raw_dir: Path, clips_dir: Path, report: IngestReport, min_clip
             reasons[code] = reasons.get(code, 0) + 1
         summary += ", rejected: " + ", ".join(f"{n} {code}" for code, n in sorted(reasons.items()))
     if report.n_clips < min_clips:
-        raise IngestError(
+        raise LampError(
             raw_dir,
             f"only {summary}; at least min_clips={min_clips} are needed (see {clips_dir / MANIFEST_NAME})",
         )

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from lamp_core.data.errors import ManifestError
+from lamp_core.errors import LampError
 
 MANIFEST_NAME = "manifest.csv"
 STATUS_OK = "ok"
@@ -80,16 +80,16 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
             records = list(reader)
             header = reader.fieldnames or ()
     except FileNotFoundError:
-        raise ManifestError(path, "no manifest (run the ingest stage first)") from None
+        raise LampError(path, "no manifest (run the ingest stage first)") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(path, f"cannot read the manifest ({exc})") from None
+        raise LampError(path, f"cannot read the manifest ({exc})") from None
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        raise ManifestError(path, f"not an ingest manifest: columns {', '.join(missing)} are missing")
+        raise LampError(path, f"not an ingest manifest: columns {', '.join(missing)} are missing")
     try:
         return [_row(record) for record in records]
     except (TypeError, ValueError) as exc:
-        raise ManifestError(path, f"malformed value ({exc})") from None
+        raise LampError(path, f"malformed value ({exc})") from None
 
 
 def _cell(value: object) -> str:

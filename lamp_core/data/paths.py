@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamp_core.params import ParamsError
+from lamp_core.errors import LampError
 
 # Motion names become folder names: keep them to plain, portable characters.
 _MOTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -24,7 +24,7 @@ class MotionPaths:
 def motion_paths(name: str, data_dir: str | Path = "data") -> MotionPaths:
     """The folders of motion `name` under `data_dir`; ParamsError for a name unfit for a folder."""
     if not _MOTION_NAME.fullmatch(name) or ".." in name:
-        raise ParamsError(
+        raise LampError(
             f"params.yaml: motion name {name!r} must be letters, digits, '_', '.' or '-', "
             "not starting with '-' or '.'"
         )

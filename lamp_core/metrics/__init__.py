@@ -21,10 +21,10 @@ from lamp_core.metrics.flow import FlowSettings, optical_flow
 from lamp_core.metrics.global_motion import GlobalMotion, fit_global_motion
 from lamp_core.metrics.motion_fidelity import motion_fidelity
 from lamp_core.metrics.motion_summary import MotionSummary, summarize_flow, summarize_motion
-from lamp_core.metrics.results import MetricResults, MetricUnavailable, merge_results, unavailable
+from lamp_core.metrics.results import MetricResults, merge_results, unavailable
 from lamp_core.metrics.settings import MetricsSettings
 from lamp_core.metrics.smoothness import flicker, temporal_smoothness, warping_error
-from lamp_core.metrics.validation import MetricInputError, check_video
+from lamp_core.metrics.validation import check_video
 
 __all__ = [
     "CLIP_METRICS",
@@ -33,9 +33,7 @@ __all__ = [
     "FlowSettings",
     "FrameErrors",
     "GlobalMotion",
-    "MetricInputError",
     "MetricResults",
-    "MetricUnavailable",
     "MetricsSettings",
     "MotionSummary",
     "check_video",

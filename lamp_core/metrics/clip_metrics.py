@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lamp_core.errors import LampError, MetricUnavailable
 from lamp_core.metrics.clip_weights import hub_offline, resolve_clip_weights
-from lamp_core.metrics.results import MetricResults, MetricUnavailable, merge_results, unavailable
-from lamp_core.metrics.validation import MetricInputError, check_video, check_videos
+from lamp_core.metrics.results import MetricResults, merge_results, unavailable
+from lamp_core.metrics.validation import check_video, check_videos
 
 CLIP_METRICS = ("alignment", "consistency", "diversity")
 
@@ -133,7 +134,7 @@ class ClipScorer:
         """Alignment and consistency averaged over `videos`, and their diversity; each video embedded once."""
         videos = check_videos(videos, "video", min_frames=2)
         if len(prompts) != len(videos):
-            raise MetricInputError(f"prompts: {len(prompts)} given for {len(videos)} videos")
+            raise LampError(f"prompts: {len(prompts)} given for {len(videos)} videos")
         frames = [self.embed_frames(video) for video in videos]
         texts = self.embed_prompts(prompts)
         per_video_alignment = [float((f @ t).mean()) for f, t in zip(frames, texts, strict=True)]

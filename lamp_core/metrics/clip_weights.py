@@ -24,7 +24,7 @@ from typing import Any
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
 
-from lamp_core.metrics.results import MetricUnavailable
+from lamp_core.errors import MetricUnavailable
 
 # The checkpoint names open_clip looks for in a `local-dir:` folder, and its default hub file names.
 _FOLDER_CHECKPOINT_GLOBS = ("*.safetensors", "*.bin", "*.pth")

@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lamp_core.errors import LampError
 from lamp_core.metrics.results import MetricResults
-from lamp_core.metrics.validation import MetricInputError, check_frame, check_video
+from lamp_core.metrics.validation import check_frame, check_video
 
 MAX_PSNR_DB = 100.0
 """PSNR of identical frames is infinite; it is reported as this cap so that results stay valid JSON."""
@@ -71,7 +72,7 @@ def frame_errors(video: np.ndarray, reference: np.ndarray, source: str = "refere
     video = check_video(video, "video", min_size=_SSIM_WINDOW)
     reference = check_video(reference, source, min_size=_SSIM_WINDOW)
     if video.shape != reference.shape:
-        raise MetricInputError(f"{source}: shape {reference.shape} differs from the video's {video.shape}")
+        raise LampError(f"{source}: shape {reference.shape} differs from the video's {video.shape}")
     mae = np.abs(video.astype(np.float64) - reference).reshape(len(video), -1).mean(axis=1) / 255.0
     return FrameErrors(psnr=psnr(video, reference), ssim=ssim(video, reference), mae=mae)
 
@@ -99,9 +100,7 @@ def continuation_error(video: np.ndarray, ground_truth: np.ndarray) -> MetricRes
     video = check_video(video, "video", min_frames=2, min_size=_SSIM_WINDOW)
     ground_truth = check_video(ground_truth, "ground truth", min_size=_SSIM_WINDOW)
     if len(ground_truth) < len(video):
-        raise MetricInputError(
-            f"ground truth: {len(ground_truth)} frames, fewer than the video's {len(video)}"
-        )
+        raise LampError(f"ground truth: {len(ground_truth)} frames, fewer than the video's {len(video)}")
     errors = frame_errors(video[1:], ground_truth[1 : len(video)], "ground truth")
     return {
         "continuation_psnr": float(errors.psnr.mean()),

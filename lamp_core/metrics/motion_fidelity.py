@@ -20,10 +20,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lamp_core.errors import LampError
 from lamp_core.metrics.flow import FlowSettings
 from lamp_core.metrics.motion_summary import MotionSummary, summarize_motion
 from lamp_core.metrics.results import MetricResults, merge_results, unavailable
-from lamp_core.metrics.validation import MetricInputError, check_videos
+from lamp_core.metrics.validation import check_videos
 
 
 def circular_emd(p: np.ndarray, q: np.ndarray) -> float:
@@ -54,7 +55,7 @@ def _check_same_size(generated: list[np.ndarray], references: list[np.ndarray]) 
     for source, videos in (("generated video", generated), ("reference clip", references)):
         for i, video in enumerate(videos):
             if video.shape[1:3] != size:
-                raise MetricInputError(
+                raise LampError(
                     f"{source} {i}: frames are {video.shape[2]}x{video.shape[1]} px but generated video 0's "
                     f"are {size[1]}x{size[0]}; flow speeds are only comparable at one size"
                 )

@@ -18,14 +18,6 @@ MetricResults = dict[str, Any]
 """Metric name -> float or None, plus the optional `"unavailable"` name -> reason map."""
 
 
-class MetricUnavailable(Exception):
-    """A metric cannot be measured here (e.g. no CLIP weights can be loaded); `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def unavailable(names: Iterable[str], reason: str) -> MetricResults:
     """A result in which every metric in `names` is `None` for the same `reason`."""
     names = list(names)

@@ -6,28 +6,22 @@ from typing import Any
 
 import numpy as np
 
-
-class MetricInputError(ValueError):
-    """A video or frame given to a metric has the wrong type, dtype, shape or length.
-
-    The message starts with the `source` the caller named (a file path, or a description such as
-    "generated video 3"), so that the user can find the offending input.
-    """
+from lamp_core.errors import LampError
 
 
 def check_video(video: Any, source: str = "video", *, min_frames: int = 1, min_size: int = 1) -> np.ndarray:
     """Return `video` as a uint8 array (T, H, W, 3), or raise `MetricInputError` naming `source`."""
     if not isinstance(video, np.ndarray):
-        raise MetricInputError(f"{source}: expected a numpy array (T, H, W, 3), got {type(video).__name__}")
+        raise LampError(f"{source}: expected a numpy array (T, H, W, 3), got {type(video).__name__}")
     if video.dtype != np.uint8:
-        raise MetricInputError(f"{source}: expected uint8 RGB frames, got dtype {video.dtype}")
+        raise LampError(f"{source}: expected uint8 RGB frames, got dtype {video.dtype}")
     if video.ndim != 4 or video.shape[-1] != 3:
-        raise MetricInputError(f"{source}: expected shape (T, H, W, 3), got {video.shape}")
+        raise LampError(f"{source}: expected shape (T, H, W, 3), got {video.shape}")
     n_frames, height, width = video.shape[:3]
     if n_frames < min_frames:
-        raise MetricInputError(f"{source}: needs at least {min_frames} frames, got {n_frames}")
+        raise LampError(f"{source}: needs at least {min_frames} frames, got {n_frames}")
     if min(height, width) < min_size:
-        raise MetricInputError(f"{source}: frames of {width}x{height} px are smaller than {min_size} px")
+        raise LampError(f"{source}: frames of {width}x{height} px are smaller than {min_size} px")
     return video
 
 
@@ -35,14 +29,14 @@ def check_frame(frame: Any, source: str = "frame", *, min_size: int = 1) -> np.n
     """Return `frame` as a uint8 array (H, W, 3), or raise `MetricInputError` naming `source`."""
     if not isinstance(frame, np.ndarray) or frame.ndim != 3:
         shape = getattr(frame, "shape", type(frame).__name__)
-        raise MetricInputError(f"{source}: expected a numpy array (H, W, 3), got {shape}")
+        raise LampError(f"{source}: expected a numpy array (H, W, 3), got {shape}")
     return check_video(frame[None], source, min_size=min_size)[0]
 
 
 def check_videos(videos: Any, source: str, *, min_count: int = 1, **video_checks: int) -> list[np.ndarray]:
     """Check a sequence of videos; items are named `"<source> <index>"` in errors."""
     if isinstance(videos, np.ndarray) or not hasattr(videos, "__len__"):
-        raise MetricInputError(f"{source}: expected a sequence of videos, got {type(videos).__name__}")
+        raise LampError(f"{source}: expected a sequence of videos, got {type(videos).__name__}")
     if len(videos) < min_count:
-        raise MetricInputError(f"{source}: needs at least {min_count} videos, got {len(videos)}")
+        raise LampError(f"{source}: needs at least {min_count} videos, got {len(videos)}")
     return [check_video(video, f"{source} {i}", **video_checks) for i, video in enumerate(videos)]

@@ -12,7 +12,6 @@ Typical use::
 from .base import DEFAULT_SINGLE_FILE_CONFIG, SDBase, load_base
 from .base_identity import BaseIdentity, unet_content_hash
 from .config import InflationConfig
-from .errors import BaseModelError, InflationError, ModelError, MotionArtifactError
 from .motion_artifact import MotionArtifactConfig, load_motion, read_motion_config, save_motion
 from .video_unet import DEFAULT_TRAINABLE_PATTERNS, LAMPUNet
 
@@ -20,13 +19,9 @@ __all__ = [
     "DEFAULT_SINGLE_FILE_CONFIG",
     "DEFAULT_TRAINABLE_PATTERNS",
     "BaseIdentity",
-    "BaseModelError",
     "InflationConfig",
-    "InflationError",
     "LAMPUNet",
-    "ModelError",
     "MotionArtifactConfig",
-    "MotionArtifactError",
     "SDBase",
     "load_base",
     "load_motion",

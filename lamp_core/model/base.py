@@ -25,9 +25,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import AutoConfig, CLIPTextModel, CLIPTokenizer
 
+from lamp_core.errors import LampError
+
 from .base_checks import sd1_component_problems
 from .base_identity import BaseIdentity, unet_content_hash
-from .errors import BaseModelError
 
 #: Diffusers configs used to assemble a single-file checkpoint when none is given (must be local or cached).
 DEFAULT_SINGLE_FILE_CONFIG = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -94,26 +95,20 @@ def load_base(
         unet, vae, text_encoder, tokenizer, scheduler_config = _load_folder(str(path), text, hub)
     elif path.is_file():
         if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
-            raise BaseModelError(
-                f"{text}: not a model file (expected one of {', '.join(SINGLE_FILE_SUFFIXES)})"
-            )
+            raise LampError(f"{text}: not a model file (expected one of {', '.join(SINGLE_FILE_SUFFIXES)})")
         unet, vae, text_encoder, tokenizer, scheduler_config = _load_single_file(
             path, single_file_config, hub
         )
     elif path.suffix.lower() in SINGLE_FILE_SUFFIXES or not _HUB_ID.match(text):
-        raise BaseModelError(f"{text}: no such folder or file")
+        raise LampError(f"{text}: no such folder or file")
     elif path.parent.is_dir():  # e.g. "models/base" before it was built: a path, not a hub id
-        raise BaseModelError(
-            f"{text}: no such folder or file (and not taken as a hub id: {path.parent}/ exists)"
-        )
+        raise LampError(f"{text}: no such folder or file (and not taken as a hub id: {path.parent}/ exists)")
     else:
         unet, vae, text_encoder, tokenizer, scheduler_config = _load_folder(text, text, hub)
 
     for name, module in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder)):
         if any(t.is_meta for t in module.state_dict().values()):
-            raise BaseModelError(
-                f"{text}: the {name} weights are incomplete (some are not in the checkpoint)"
-            )
+            raise LampError(f"{text}: the {name} weights are incomplete (some are not in the checkpoint)")
         module.requires_grad_(False).eval()
     content_hash = unet_content_hash(unet)
     scheduler_config = reference_scheduler_config(scheduler_config, text)
@@ -145,7 +140,7 @@ def _load_folder(location: str, shown: str, hub: dict[str, Any]) -> tuple:
     if folder.is_dir() and not (folder / "unet").is_dir():
         index = folder / "model_index.json"
         kind = f" (model_index.json: {_pipeline_class(index)})" if index.is_file() else ""
-        raise BaseModelError(f"{shown}: not a diffusers SD 1.x folder: it has no unet/ subfolder{kind}")
+        raise LampError(f"{shown}: not a diffusers SD 1.x folder: it has no unet/ subfolder{kind}")
     tokenizer, scheduler_config = _check_configs(location, shown, hub)
     unet = _loading(
         shown, "UNet", lambda: UNet2DConditionModel.from_pretrained(location, subfolder="unet", **hub)
@@ -164,18 +159,16 @@ def _load_single_file(path: Path, config: str | Path, hub: dict[str, Any]) -> tu
     checkpoint = _read_checkpoint(path)
     shown = str(path)
     if not any(key.startswith("model.diffusion_model.") for key in checkpoint):
-        raise BaseModelError(
-            f"{shown}: not an original-format SD checkpoint (no model.diffusion_model.* weights)"
-        )
+        raise LampError(f"{shown}: not an original-format SD checkpoint (no model.diffusion_model.* weights)")
     if any(key.startswith("conditioner.embedders.") for key in checkpoint):
-        raise BaseModelError(f"{shown}: an SDXL checkpoint, not SD 1.x")
+        raise LampError(f"{shown}: an SDXL checkpoint, not SD 1.x")
     if not any(key.startswith("cond_stage_model.transformer.") for key in checkpoint):
         other = (
             "an SD 2.x checkpoint (OpenCLIP text encoder)"
             if any(key.startswith("cond_stage_model.model.") for key in checkpoint)
             else "no CLIP text encoder weights"
         )
-        raise BaseModelError(f"{shown}: not an SD 1.x checkpoint: {other}")
+        raise LampError(f"{shown}: not an SD 1.x checkpoint: {other}")
 
     config_dir = _resolve_single_file_config(config, shown, hub)
     local = {"local_files_only": True}
@@ -227,7 +220,7 @@ def _check_configs(location: str, shown: str, hub: dict[str, Any]) -> tuple:
         unet_config, vae_config, text_config, tokenizer.model_max_length, scheduler_config
     )
     if problems:
-        raise BaseModelError(f"{shown}: not a usable SD 1.x model: " + "; ".join(problems))
+        raise LampError(f"{shown}: not a usable SD 1.x model: " + "; ".join(problems))
     return tokenizer, dict(scheduler_config)
 
 
@@ -237,25 +230,25 @@ def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         try:
             checkpoint = load_file(path)
         except (OSError, SafetensorError) as exc:
-            raise BaseModelError(f"{path}: not a readable safetensors file ({exc})") from None
+            raise LampError(f"{path}: not a readable safetensors file ({exc})") from None
     else:
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             reason = str(exc).splitlines()[0]
-            raise BaseModelError(
+            raise LampError(
                 f"{path}: refused: it holds Python objects beyond tensors, and untrusted pickles are never "
                 f"fully unpickled ({reason}). Convert it to .safetensors with a tool you trust."
             ) from None
         except (OSError, RuntimeError, EOFError) as exc:
-            raise BaseModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+            raise LampError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
     while isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, dict):
-        raise BaseModelError(f"{path}: holds no state dict")
+        raise LampError(f"{path}: holds no state dict")
     tensors = {k: v for k, v in checkpoint.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
-        raise BaseModelError(f"{path}: holds no tensors")
+        raise LampError(f"{path}: holds no tensors")
     return tensors
 
 
@@ -265,7 +258,7 @@ def _resolve_single_file_config(config: str | Path, shown: str, hub: dict[str, A
         return str(Path(config).expanduser())
     text = str(config)
     if not _HUB_ID.match(text):
-        raise BaseModelError(f"{shown}: single_file_config {text!r}: no such folder, and not a hub id")
+        raise LampError(f"{shown}: single_file_config {text!r}: no such folder, and not a hub id")
     try:
         return snapshot_download(
             text,
@@ -274,7 +267,7 @@ def _resolve_single_file_config(config: str | Path, shown: str, hub: dict[str, A
             cache_dir=hub["cache_dir"],
         )
     except _LOAD_ERRORS as exc:
-        raise BaseModelError(
+        raise LampError(
             f"{shown}: single_file_config {text!r} cannot be resolved (not in the Hugging Face cache, and "
             f"downloading {'is off' if hub['local_files_only'] else 'failed'}: {_first_line(exc)}); "
             "pass single_file_config=<a local diffusers SD 1.x folder>"
@@ -286,7 +279,7 @@ def _loading(shown: str, what: str, load: Callable[[], _T]) -> _T:
     try:
         return load()
     except _LOAD_ERRORS as exc:
-        raise BaseModelError(f"{shown}: cannot load the {what} ({_first_line(exc)})") from None
+        raise LampError(f"{shown}: cannot load the {what} ({_first_line(exc)})") from None
 
 
 def _pipeline_class(index: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from .errors import InflationError
+from lamp_core.errors import LampError
 
 GroupNormMode = Literal["video", "frame"]
 
@@ -24,11 +24,9 @@ class InflationConfig:
 
     def __post_init__(self) -> None:
         if self.group_norm not in ("video", "frame"):
-            raise InflationError(f"group_norm must be 'video' or 'frame', not {self.group_norm!r}")
+            raise LampError(f"group_norm must be 'video' or 'frame', not {self.group_norm!r}")
         if not isinstance(self.temporal_kernel_size, int) or self.temporal_kernel_size < 1:
-            raise InflationError(
-                f"temporal_kernel_size must be a positive int, not {self.temporal_kernel_size!r}"
-            )
+            raise LampError(f"temporal_kernel_size must be a positive int, not {self.temporal_kernel_size!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -40,5 +38,5 @@ class InflationConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InflationError(f"unknown inflation settings: {', '.join(unknown)}")
+            raise LampError(f"unknown inflation settings: {', '.join(unknown)}")
         return cls(**data)

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
-from .errors import InflationError
+from lamp_core.errors import LampError
+
 from .frame_context import FrameContext
 
 
@@ -25,9 +26,9 @@ class FirstFrameAttnProcessor:
     def check_supported(attn: Attention, name: str) -> None:
         """Refuse attention layers with features this processor does not implement."""
         if attn.is_cross_attention:
-            raise InflationError(f"{name}: first-frame attention needs a self-attention layer")
+            raise LampError(f"{name}: first-frame attention needs a self-attention layer")
         if attn.spatial_norm is not None or attn.group_norm is not None:
-            raise InflationError(f"{name}: spatial_norm/group_norm attention is not supported")
+            raise LampError(f"{name}: spatial_norm/group_norm attention is not supported")
 
     def __call__(
         self,
@@ -39,11 +40,9 @@ class FirstFrameAttnProcessor:
         **kwargs,
     ) -> torch.Tensor:
         if encoder_hidden_states is not None or attention_mask is not None:
-            raise InflationError(
-                "first-frame attention takes neither encoder_hidden_states nor attention_mask"
-            )
+            raise LampError("first-frame attention takes neither encoder_hidden_states nor attention_mask")
         if hidden_states.ndim != 3:
-            raise InflationError(
+            raise LampError(
                 f"first-frame attention expects (batch*frames, tokens, channels), "
                 f"got shape {tuple(hidden_states.shape)}"
             )

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch.utils.checkpoint
 
-from .errors import InflationError
+from lamp_core.errors import LampError
 
 
 class FrameContext:
@@ -35,12 +35,12 @@ class FrameContext:
         """`(batch, frames)` for a leading dimension of `batch * frames`."""
         frames = self.num_frames
         if frames is None:
-            raise InflationError(
+            raise LampError(
                 "a LAMP layer ran outside LAMPUNet.forward, so the frame count is unknown; "
                 "call the LAMPUNet (not its inner 2D UNet) on (batch, channels, frames, height, width)"
             )
         if batch_frames % frames:
-            raise InflationError(f"leading dimension {batch_frames} is not a multiple of {frames} frames")
+            raise LampError(f"leading dimension {batch_frames} is not a multiple of {frames} frames")
         return batch_frames // frames, frames
 
     def checkpoint(self, function: Callable[..., Any], *args: Any) -> Any:

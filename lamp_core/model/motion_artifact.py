@@ -24,9 +24,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lamp_core.errors import LampError
+
 from .base_identity import BaseIdentity
 from .config import InflationConfig
-from .errors import InflationError, MotionArtifactError
 from .video_unet import LAMPUNet
 
 MOTION_WEIGHTS_NAME = "motion.safetensors"
@@ -69,7 +70,7 @@ def save_motion(
     replaced or left as it was. Returns the directory.
     """
     if model.base_identity is None:
-        raise MotionArtifactError(
+        raise LampError(
             f"{directory}: the model has no base identity; inflate with "
             "LAMPUNet.from_unet2d(base.unet, ..., base_identity=base.identity)"
         )
@@ -83,7 +84,7 @@ def save_motion(
     try:
         config_text = json.dumps(config.to_json(), indent=2, sort_keys=False) + "\n"
     except (TypeError, ValueError) as exc:
-        raise MotionArtifactError(f"{directory}: metadata is not JSON-serialisable ({exc})") from None
+        raise LampError(f"{directory}: metadata is not JSON-serialisable ({exc})") from None
     tensors = {
         name: tensor.to(device="cpu", dtype=dtype or tensor.dtype).contiguous()
         for name, tensor in model.motion_state_dict().items()
@@ -96,7 +97,7 @@ def save_motion(
         os.replace(_temporary(weights_path), weights_path)
         os.replace(_temporary(config_path), config_path)
     except OSError as exc:
-        raise MotionArtifactError(f"{directory}: cannot write the motion artifact ({exc})") from None
+        raise LampError(f"{directory}: cannot write the motion artifact ({exc})") from None
     return directory
 
 
@@ -106,15 +107,15 @@ def read_motion_config(directory: str | Path) -> MotionArtifactConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MotionArtifactError(f"{path}: not found (is {directory} a motion artifact folder?)") from None
+        raise LampError(f"{path}: not found (is {directory} a motion artifact folder?)") from None
     except OSError as exc:
-        raise MotionArtifactError(f"{path}: cannot read ({exc})") from None
+        raise LampError(f"{path}: cannot read ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise MotionArtifactError(f"{path}: not valid JSON ({exc})") from None
+        raise LampError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != ARTIFACT_FORMAT:
-        raise MotionArtifactError(f"{path}: not a LAMP motion config (format is not {ARTIFACT_FORMAT!r})")
+        raise LampError(f"{path}: not a LAMP motion config (format is not {ARTIFACT_FORMAT!r})")
     if raw.get("format_version") != ARTIFACT_VERSION:
-        raise MotionArtifactError(
+        raise LampError(
             f"{path}: format_version {raw.get('format_version')!r} is not supported "
             f"(expected {ARTIFACT_VERSION})"
         )
@@ -127,9 +128,9 @@ def read_motion_config(directory: str | Path) -> MotionArtifactConfig:
             metadata=dict(raw.get("metadata") or {}),
         )
     except (KeyError, TypeError) as exc:
-        raise MotionArtifactError(f"{path}: missing or malformed entry {exc}") from None
-    except InflationError as exc:
-        raise MotionArtifactError(f"{path}: {exc}") from None
+        raise LampError(f"{path}: missing or malformed entry {exc}") from None
+    except LampError as exc:
+        raise LampError(f"{path}: {exc}") from None
 
 
 def load_motion(directory: str | Path, model: LAMPUNet, *, force: bool = False) -> MotionArtifactConfig:
@@ -144,18 +145,18 @@ def load_motion(directory: str | Path, model: LAMPUNet, *, force: bool = False) 
     ours = model.base_identity
     if not force:
         if ours is None:
-            raise MotionArtifactError(
+            raise LampError(
                 f"{directory}: the model has no base identity to check against {config.base.source!r}; "
                 "inflate with base_identity=base.identity, or pass force=True"
             )
         if ours.content_hash != config.base.content_hash:
-            raise MotionArtifactError(
+            raise LampError(
                 f"{directory}: tuned on base {config.base.source!r} ({config.base.content_hash[:19]}...) "
                 f"but the loaded base is {ours.source!r} ({ours.content_hash[:19]}...); "
                 "load the artifact's base or pass force=True"
             )
     if config.inflation != model.inflation:
-        raise MotionArtifactError(
+        raise LampError(
             f"{directory}: artifact inflation {config.inflation} differs from the model's {model.inflation}; "
             "inflate the base with the artifact's config (read_motion_config(...).inflation)"
         )
@@ -163,13 +164,13 @@ def load_motion(directory: str | Path, model: LAMPUNet, *, force: bool = False) 
     try:
         state = load_file(weights_path)
     except FileNotFoundError:
-        raise MotionArtifactError(f"{weights_path}: not found") from None
+        raise LampError(f"{weights_path}: not found") from None
     except (OSError, SafetensorError) as exc:
-        raise MotionArtifactError(f"{weights_path}: not a readable safetensors file ({exc})") from None
+        raise LampError(f"{weights_path}: not a readable safetensors file ({exc})") from None
     try:
         model.load_motion_state_dict(state)
-    except InflationError as exc:
-        raise MotionArtifactError(f"{weights_path}: {exc}") from None
+    except LampError as exc:
+        raise LampError(f"{weights_path}: {exc}") from None
     return config
 
 

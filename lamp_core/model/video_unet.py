@@ -24,10 +24,11 @@ from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from diffusers.models.upsampling import Upsample2D
 from torch import nn
 
+from lamp_core.errors import LampError
+
 from .base_checks import sd1_unet_problems
 from .base_identity import BaseIdentity
 from .config import InflationConfig
-from .errors import InflationError
 from .first_frame_attention import FirstFrameAttnProcessor
 from .frame_context import FrameContext
 from .temporal_attention import TemporalSelfAttention, TemporalTransformerBlock
@@ -87,12 +88,12 @@ class LAMPUNet(nn.Module):
         global RNG): seed before inflating for a reproducible run. Works on the `meta` device too.
         """
         if not isinstance(unet, UNet2DConditionModel):
-            raise InflationError(f"expected a diffusers UNet2DConditionModel, got {type(unet).__name__}")
+            raise LampError(f"expected a diffusers UNet2DConditionModel, got {type(unet).__name__}")
         if any(isinstance(m, (TemporalSpatialConv, TemporalTransformerBlock)) for m in unet.modules()):
-            raise InflationError("this UNet is already inflated (load a fresh base to inflate again)")
+            raise LampError("this UNet is already inflated (load a fresh base to inflate again)")
         problems = sd1_unet_problems(unet.config)
         if problems:
-            raise InflationError("cannot inflate a UNet that is not SD 1.x-shaped: " + "; ".join(problems))
+            raise LampError("cannot inflate a UNet that is not SD 1.x-shaped: " + "; ".join(problems))
         config = config or InflationConfig()
         frames = FrameContext()
         _inflate(unet, config, frames)
@@ -122,14 +123,14 @@ class LAMPUNet(nn.Module):
         Returns (batch, channels, frames, height, width).
         """
         if sample.ndim != 5:
-            raise InflationError(
+            raise LampError(
                 f"sample must be (batch, channels, frames, height, width), got shape {tuple(sample.shape)}"
             )
         batch, _, frames = sample.shape[:3]
         if frames < 2:
-            raise InflationError(f"a video needs at least 2 frames, got {frames}")
+            raise LampError(f"a video needs at least 2 frames, got {frames}")
         if encoder_hidden_states.ndim != 3 or encoder_hidden_states.shape[0] != batch:
-            raise InflationError(
+            raise LampError(
                 f"encoder_hidden_states must be ({batch}, tokens, dim), "
                 f"got {tuple(encoder_hidden_states.shape)}"
             )
@@ -154,7 +155,7 @@ class LAMPUNet(nn.Module):
         params = dict(self.named_parameters())
         unmatched = [p for p in patterns if not any(fnmatchcase(name, p) for name in params)]
         if unmatched:
-            raise InflationError(f"trainable pattern(s) match no parameter: {', '.join(unmatched)}")
+            raise LampError(f"trainable pattern(s) match no parameter: {', '.join(unmatched)}")
         selected = sorted(name for name in params if any(fnmatchcase(name, p) for p in patterns))
         chosen = set(selected)
         for name, param in params.items():
@@ -200,7 +201,7 @@ class LAMPUNet(nn.Module):
         if mismatched:
             problems.append(f"{len(mismatched)} shapes differ (e.g. {mismatched[0]})")
         if problems:
-            raise InflationError("motion weights do not fit this model: " + "; ".join(problems))
+            raise LampError("motion weights do not fit this model: " + "; ".join(problems))
         with torch.no_grad():
             self._restore_base()
             for name, value in state.items():
@@ -258,9 +259,7 @@ def _per_frame_timesteps(
     if t.shape == (batch,):
         t = t[:, None].expand(batch, frames)
     if t.shape != (batch, frames):
-        raise InflationError(
-            f"timestep must be a number, ({batch},) or ({batch}, {frames}); got {tuple(t.shape)}"
-        )
+        raise LampError(f"timestep must be a number, ({batch},) or ({batch}, {frames}); got {tuple(t.shape)}")
     return t.reshape(-1)
 
 
@@ -283,7 +282,7 @@ def _inflate(unet: UNet2DConditionModel, config: InflationConfig, frames: FrameC
             transformers.append(module)
             for index, block in enumerate(module.transformer_blocks):
                 if not isinstance(block, BasicTransformerBlock):
-                    raise InflationError(f"{name}.transformer_blocks.{index}: not a BasicTransformerBlock")
+                    raise LampError(f"{name}.transformer_blocks.{index}: not a BasicTransformerBlock")
                 FirstFrameAttnProcessor.check_supported(
                     block.attn1, f"{name}.transformer_blocks.{index}.attn1"
                 )

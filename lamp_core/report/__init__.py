@@ -8,7 +8,6 @@ reports/index.html and the data of the metric bar plots. Nothing here knows abou
 
 from lamp_core.report.compare_table import compare_table
 from lamp_core.report.cross_motion_report import write_cross_motion_report
-from lamp_core.report.errors import ReportError
 from lamp_core.report.evaluate_settings import EvaluateSettings
 from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation, evaluate_motion
 from lamp_core.report.expected_motion import (
@@ -39,7 +38,6 @@ __all__ = [
     "MetricInfo",
     "MotionCriterion",
     "MotionEvaluation",
-    "ReportError",
     "RollCriterion",
     "RotationCriterion",
     "SampleSet",

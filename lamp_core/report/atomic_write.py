@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lamp_core.report.errors import ReportError
+from lamp_core.errors import LampError
 
 
 def replace_text(path: str | Path, text: str) -> Path:
@@ -17,7 +17,7 @@ def replace_text(path: str | Path, text: str) -> Path:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, path)
     except OSError as exc:
-        raise ReportError(path, f"cannot write ({exc.strerror or exc})") from None
+        raise LampError(path, f"cannot write ({exc.strerror or exc})") from None
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lamp_core.params import ParamsError
+from lamp_core.errors import LampError
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,13 @@ class EvaluateSettings:
         """Read `evaluate:` with clear errors for unknown keys and bad values."""
         section = params.get("evaluate") or {}
         if not isinstance(section, dict):
-            raise ParamsError("params.yaml: `evaluate:` must be a mapping")
+            raise LampError("params.yaml: `evaluate:` must be a mapping")
         unknown = sorted(set(section) - {"reference_gifs"})
         if unknown:
-            raise ParamsError(f"params.yaml: unknown keys under `evaluate:`: {', '.join(unknown)}")
+            raise LampError(f"params.yaml: unknown keys under `evaluate:`: {', '.join(unknown)}")
         value = section.get("reference_gifs", cls.reference_gifs)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ParamsError(
+            raise LampError(
                 f"params.yaml: evaluate.reference_gifs must be a whole number >= 0, got {value!r}"
             )
         return cls(reference_gifs=value)

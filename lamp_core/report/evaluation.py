@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 
 from lamp_core.data import FrameCache
+from lamp_core.errors import LampError, MetricUnavailable
 from lamp_core.metrics import (
     ClipScorer,
-    MetricInputError,
     MetricResults,
     MetricsSettings,
-    MetricUnavailable,
     clip_report,
     continuation_error,
     first_frame_fidelity,
@@ -34,7 +33,6 @@ from lamp_core.metrics import (
 )
 from lamp_core.metrics.results import UNAVAILABLE_KEY
 from lamp_core.params import MotionConfig
-from lamp_core.report.errors import ReportError
 from lamp_core.report.expected_motion import MotionCriterion, expected_motion_from_params
 from lamp_core.report.metric_catalog import METRIC_NAMES, REFERENCE_METRICS
 from lamp_core.report.samples import VARIANTS, SampleSet, SampleVideo
@@ -149,8 +147,8 @@ def evaluate_motion(
         try:
             per_video = [_video_metrics(video, criterion, settings, scorer) for video in sample_set.videos]
             set_metrics = _set_metrics(sample_set, clips, settings, scorer)
-        except MetricInputError as exc:
-            raise ReportError(sample_set.folder, str(exc)) from None
+        except LampError as exc:
+            raise LampError(sample_set.folder, str(exc)) from None
         groups[variant] = merge_results(_means(per_video), set_metrics)
         rows += [
             _row(variant, video, values) for video, values in zip(sample_set.videos, per_video, strict=True)
@@ -178,7 +176,7 @@ def _reference_clips(
 ) -> dict[str, np.ndarray]:
     size = samples["tuned"].videos[0].frames.shape[1:3]
     if (references.height, references.width) != size:
-        raise ReportError(
+        raise LampError(
             samples["tuned"].folder,
             f"videos are {size[1]}x{size[0]} but the reference clips are {references.width}x"
             f"{references.height}; motion speeds only compare at one size (re-run the generate stage)",

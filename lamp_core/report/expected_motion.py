@@ -32,8 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lamp_core.errors import LampError
 from lamp_core.metrics.motion_summary import angular_difference
-from lamp_core.params import ParamsError
 from lamp_core.report.video_motion import VideoMotion
 
 ROTATIONS = ("clockwise", "counterclockwise")
@@ -211,27 +211,27 @@ def expected_motion_from_params(entry: Any, motion: str) -> MotionCriterion | No
         return None
     where = f"params.yaml: evaluation.{motion}.expected_motion"
     if not isinstance(entry, dict):
-        raise ParamsError(
+        raise LampError(
             f"{where}: expected a mapping such as {{direction_deg: 0}}, {{scale: zoom_in}}, "
             f"{{roll: clockwise}} or {{rotation: clockwise}}"
         )
     kinds = [key for key in _KINDS if key in entry]
     if len(kinds) != 1:
-        raise ParamsError(f"{where}: give exactly one of {', '.join(f'`{key}`' for key in _KINDS)}")
+        raise LampError(f"{where}: give exactly one of {', '.join(f'`{key}`' for key in _KINDS)}")
     kind_key = kinds[0]
     kind = _KINDS[kind_key]
     known = [f.name for f in fields(kind)]
     unknown = sorted(set(entry) - set(known))
     if unknown:
-        raise ParamsError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")
+        raise LampError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")
     if kind_key in _CHOICES and entry[kind_key] not in _CHOICES[kind_key]:
-        raise ParamsError(
+        raise LampError(
             f"{where}: {kind_key} must be one of {', '.join(_CHOICES[kind_key])}, got {entry[kind_key]!r}"
         )
     try:
         values = {key: value if key in _CHOICES else float(value) for key, value in entry.items()}
     except (TypeError, ValueError) as exc:
-        raise ParamsError(f"{where}: not a number ({exc})") from None
+        raise LampError(f"{where}: not a number ({exc})") from None
     criterion = kind(**values)
     _check_ranges(criterion, where)
     return criterion
@@ -240,7 +240,7 @@ def expected_motion_from_params(entry: Any, motion: str) -> MotionCriterion | No
 def _check_ranges(criterion: MotionCriterion, where: str) -> None:
     def need(ok: bool, key: str, rule: str) -> None:
         if not ok:
-            raise ParamsError(f"{where}: {key} must be {rule}, got {getattr(criterion, key):g}")
+            raise LampError(f"{where}: {key} must be {rule}, got {getattr(criterion, key):g}")
 
     names = {f.name for f in fields(criterion)}
     if "min_speed" in names:
@@ -260,7 +260,7 @@ def _check_ranges(criterion: MotionCriterion, where: str) -> None:
     elif isinstance(criterion, RollCriterion):
         need(0 <= criterion.min_rate_deg < 180, "min_rate_deg", "in [0, 180)")
     elif not 0 <= criterion.min_turn_deg < criterion.max_turn_deg <= 180:
-        raise ParamsError(
+        raise LampError(
             f"{where}: need 0 <= min_turn_deg < max_turn_deg <= 180, got "
             f"{criterion.min_turn_deg:g} and {criterion.max_turn_deg:g}"
         )

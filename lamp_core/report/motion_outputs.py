@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from lamp_core.data import FrameCache
+from lamp_core.errors import LampError, VideoError
 from lamp_core.report.atomic_write import replace_text
-from lamp_core.report.errors import ReportError
 from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation
 from lamp_core.report.samples import SampleSet
-from lamp_core.video import VideoError, write_video
+from lamp_core.video import write_video
 
 METRICS_FILE = "metrics.json"
 VIDEOS_FILE = "videos.csv"
@@ -84,9 +84,9 @@ def read_evaluation(path: str | Path) -> MotionEvaluation:
     try:
         return MotionEvaluation.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise ReportError(path, "no evaluation of this motion (run its evaluate stage first)") from None
+        raise LampError(path, "no evaluation of this motion (run its evaluate stage first)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReportError(path, f"not an evaluation written by the evaluate stage ({exc})") from None
+        raise LampError(path, f"not an evaluation written by the evaluate stage ({exc})") from None
 
 
 def _write_media(
@@ -120,9 +120,9 @@ def _write_media(
         staging.mkdir(parents=True, exist_ok=True)
         _swap_in(staging, folder / MEDIA_DIR)
     except VideoError as exc:
-        raise ReportError(exc.path, f"cannot write a GIF for the report ({exc.reason})") from None
+        raise LampError(exc.path, f"cannot write a GIF for the report ({exc.reason})") from None
     except OSError as exc:
-        raise ReportError(folder / MEDIA_DIR, f"cannot write the report's media ({exc})") from None
+        raise LampError(folder / MEDIA_DIR, f"cannot write the report's media ({exc})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written

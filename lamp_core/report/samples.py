@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lamp_core.report.errors import ReportError
-from lamp_core.synthetic import Scene, SceneError
+from lamp_core.errors import LampError
+from lamp_core.synthetic import Scene
 
 INDEX_FILE = "index.csv"
 VIDEOS_FILE = "videos.safetensors"
@@ -73,7 +73,7 @@ def load_sample_set(folder: str | Path, variant: str) -> SampleSet:
     """Read `folder` (index.csv + videos.safetensors); ReportError names the file and what is wrong."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ReportError(folder, f"no {variant} samples here (run the generate stage first)")
+        raise LampError(folder, f"no {variant} samples here (run the generate stage first)")
     rows = _read_index(folder / INDEX_FILE)
     frames = _read_videos(folder / VIDEOS_FILE)
     videos = tuple(_sample_video(folder, row, frames) for row in rows)
@@ -86,19 +86,19 @@ def _read_index(path: Path) -> list[dict[str, str]]:
             reader = csv.DictReader(handle)
             missing = [c for c in INDEX_COLUMNS if c not in (reader.fieldnames or ())]
             if missing:
-                raise ReportError(path, f"missing column(s) {', '.join(missing)}")
+                raise LampError(path, f"missing column(s) {', '.join(missing)}")
             # Short rows leave fields as None; treat them as empty so checks below name the column.
             rows = [{column: row.get(column) or "" for column in INDEX_COLUMNS} for row in reader]
     except FileNotFoundError:
-        raise ReportError(path, "no index.csv (run the generate stage first)") from None
+        raise LampError(path, "no index.csv (run the generate stage first)") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ReportError(path, f"cannot read the index ({exc})") from None
+        raise LampError(path, f"cannot read the index ({exc})") from None
     if not rows:
-        raise ReportError(path, "lists no videos")
+        raise LampError(path, "lists no videos")
     ids = [row["video_id"] for row in rows]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ReportError(path, f"video_id(s) listed twice: {', '.join(duplicates)}")
+        raise LampError(path, f"video_id(s) listed twice: {', '.join(duplicates)}")
     return rows
 
 
@@ -109,19 +109,19 @@ def _read_videos(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(str(path))
     except FileNotFoundError:
-        raise ReportError(path, "no videos.safetensors (run the generate stage first)") from None
+        raise LampError(path, "no videos.safetensors (run the generate stage first)") from None
     except (OSError, SafetensorError, ValueError) as exc:
-        raise ReportError(path, f"cannot read the videos ({exc})") from None
+        raise LampError(path, f"cannot read the videos ({exc})") from None
 
 
 def _sample_video(folder: Path, row: dict[str, str], frames: dict[str, np.ndarray]) -> SampleVideo:
     index, videos = folder / INDEX_FILE, folder / VIDEOS_FILE
     video_id = row["video_id"]
     if video_id not in frames:
-        raise ReportError(videos, f"no tensor for video_id {video_id!r} listed in {INDEX_FILE}")
+        raise LampError(videos, f"no tensor for video_id {video_id!r} listed in {INDEX_FILE}")
     video = frames[video_id]
     if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3 or video.shape[0] < 2:
-        raise ReportError(
+        raise LampError(
             videos, f"{video_id}: expected uint8 frames (T >= 2, H, W, 3), got {video.dtype} {video.shape}"
         )
     try:
@@ -129,11 +129,11 @@ def _sample_video(folder: Path, row: dict[str, str], frames: dict[str, np.ndarra
         fps = float(row["fps"])
         declared = (int(row["n_frames"]), int(row["height"]), int(row["width"]))
     except (TypeError, ValueError) as exc:
-        raise ReportError(
+        raise LampError(
             index, f"{video_id}: seed, fps, n_frames, width and height must be numbers ({exc})"
         ) from None
     if declared != video.shape[:3]:
-        raise ReportError(
+        raise LampError(
             index,
             f"{video_id}: declares {declared[0]} frames of {declared[2]}x{declared[1]} but "
             f"{VIDEOS_FILE} holds {video.shape[0]} of {video.shape[2]}x{video.shape[1]}",
@@ -156,9 +156,9 @@ def _read_png(path: Path) -> np.ndarray:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError:
-        raise ReportError(path, "first frame listed in index.csv does not exist") from None
+        raise LampError(path, "first frame listed in index.csv does not exist") from None
     except (OSError, UnidentifiedImageError) as exc:
-        raise ReportError(path, f"cannot read the first frame ({exc})") from None
+        raise LampError(path, f"cannot read the first frame ({exc})") from None
 
 
 def _parse_scene(index: Path, video_id: str, text: str) -> Scene | None:
@@ -166,8 +166,8 @@ def _parse_scene(index: Path, video_id: str, text: str) -> Scene | None:
         return None
     try:
         return Scene.from_dict(json.loads(text))
-    except (json.JSONDecodeError, SceneError) as exc:
-        raise ReportError(index, f"{video_id}: scene_json is not a renderer scene ({exc})") from None
+    except (json.JSONDecodeError, LampError) as exc:
+        raise LampError(index, f"{video_id}: scene_json is not a renderer scene ({exc})") from None
 
 
 def load_motion_samples(samples_dir: str | Path) -> dict[str, SampleSet]:
@@ -179,14 +179,14 @@ def load_motion_samples(samples_dir: str | Path) -> dict[str, SampleSet]:
     index = samples_dir / "untuned" / INDEX_FILE
     if set(tuned) != set(untuned):
         only = sorted(set(tuned) ^ set(untuned))
-        raise ReportError(
+        raise LampError(
             index, f"tuned and untuned list different videos ({', '.join(only)}); re-run the generate stage"
         )
     for video_id, video in untuned.items():
         reference = tuned[video_id]
         for field in ("prompt", "seed", "first_frame_source"):
             if getattr(video, field) != getattr(reference, field):
-                raise ReportError(
+                raise LampError(
                     index,
                     f"{video_id}: {field} {getattr(video, field)!r} differs from the tuned model's "
                     f"{getattr(reference, field)!r}; the variants must share prompts, seeds and first frames",
@@ -194,5 +194,5 @@ def load_motion_samples(samples_dir: str | Path) -> dict[str, SampleSet]:
     sizes = {video.frames.shape[1:3] for sample_set in sets.values() for video in sample_set.videos}
     if len(sizes) > 1:
         listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes))
-        raise ReportError(samples_dir, f"videos of different sizes ({listed}); re-run the generate stage")
+        raise LampError(samples_dir, f"videos of different sizes ({listed}); re-run the generate stage")
     return sets

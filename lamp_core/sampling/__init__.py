@@ -12,7 +12,6 @@ from .adain import DEFAULT_ADAIN_SWITCH_FRACTION, adain, adain_switch_step, appl
 from .contact_sheet import contact_sheet
 from .ddim_inversion import ddim_invert
 from .device_placement import resolve_device, resolve_dtype
-from .errors import FirstFrameError, SamplingError
 from .eval_prompts import EvalPrompt, parse_eval_prompts
 from .first_frame import (
     FirstFrame,
@@ -48,13 +47,11 @@ __all__ = [
     "VARIANTS",
     "EvalPrompt",
     "FirstFrame",
-    "FirstFrameError",
     "FirstFrameSpec",
     "GenerateSettings",
     "GeneratedVideo",
     "MemoryOptions",
     "SamplingConfig",
-    "SamplingError",
     "TextToImage",
     "adain",
     "adain_switch_step",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
 
 from .device_placement import module_device
-from .errors import SamplingError
 from .lamp_sampler import ProgressFn, ddim_scheduler, encode_prompts
 
 
@@ -31,7 +31,7 @@ def ddim_invert(
     the `init_latents` of `sample_videos`.
     """
     if video_latents.ndim != 5 or video_latents.shape[2] < 2:
-        raise SamplingError(
+        raise LampError(
             f"video latents must be (batch, channels, frames >= 2, h, w), got {tuple(video_latents.shape)}"
         )
     device = torch.device(device) if device is not None else module_device(video_unet)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .errors import SamplingError
+from lamp_core.errors import LampError
 
 
 @contextmanager
@@ -47,9 +47,9 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as exc:
-        raise SamplingError(f"device {name!r}: {exc}") from None
+        raise LampError(f"device {name!r}: {exc}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SamplingError(f"device {name!r}: CUDA is not available on this machine")
+        raise LampError(f"device {name!r}: CUDA is not available on this machine")
     return device
 
 
@@ -58,5 +58,5 @@ def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
     if name in (None, "auto"):
         return torch.float16 if device.type == "cuda" else torch.float32
     if name not in _DTYPES:
-        raise SamplingError(f"dtype {name!r}: expected auto, {', '.join(_DTYPES)}")
+        raise LampError(f"dtype {name!r}: expected auto, {', '.join(_DTYPES)}")
     return _DTYPES[name]

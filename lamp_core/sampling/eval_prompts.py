@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SamplingError
+from lamp_core.errors import LampError
+
 from .first_frame import FirstFrame, FirstFrameSpec
 
 CAPTION_FIELD = "{caption}"
@@ -38,7 +39,7 @@ class EvalPrompt:
         elif self.first_frame.kind == "prompt":
             caption = str(self.first_frame.prompt)
         else:
-            raise SamplingError(
+            raise LampError(
                 f"{self.video_id}: {CAPTION_FIELD} in the prompt needs a rendered or prompted first frame"
             )
         return self.prompt.replace(CAPTION_FIELD, caption)
@@ -48,34 +49,30 @@ def parse_eval_prompts(motion: str, entries: Any, base_seed: int) -> list[EvalPr
     """Parse `evaluation.<motion>.eval_prompts`; errors name the entry (`evaluation.x.eval_prompts[2]`)."""
     where = f"params.yaml: evaluation.{motion}.eval_prompts"
     if not isinstance(entries, list) or not entries:
-        raise SamplingError(f"{where}: expected a non-empty list of {{prompt, first_frame}} entries")
+        raise LampError(f"{where}: expected a non-empty list of {{prompt, first_frame}} entries")
     prompts = []
     for index, entry in enumerate(entries):
         at = f"{where}[{index}]"
         if not isinstance(entry, Mapping):
-            raise SamplingError(f"{at}: expected a mapping with prompt and first_frame, got {entry!r}")
+            raise LampError(f"{at}: expected a mapping with prompt and first_frame, got {entry!r}")
         unknown = sorted(set(entry) - _KEYS)
         if unknown:
-            raise SamplingError(
-                f"{at}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})"
-            )
+            raise LampError(f"{at}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
         prompt = entry.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
-            raise SamplingError(f"{at}: prompt must be non-empty text")
+            raise LampError(f"{at}: prompt must be non-empty text")
         if "first_frame" not in entry:
-            raise SamplingError(
+            raise LampError(
                 f"{at}: lacks first_frame ({{render: {{seed: N}}}}, {{image: PATH}} or {{prompt: TEXT}})"
             )
         spec = FirstFrameSpec.from_params(entry["first_frame"], at)
         if CAPTION_FIELD in prompt and spec.kind == "image":
-            raise SamplingError(
-                f"{at}: {CAPTION_FIELD} in the prompt needs a rendered or prompted first frame"
-            )
+            raise LampError(f"{at}: {CAPTION_FIELD} in the prompt needs a rendered or prompted first frame")
         seed = entry.get("seed", base_seed + index)
         if not isinstance(seed, int) or isinstance(seed, bool):
-            raise SamplingError(f"{at}: seed must be an integer, got {seed!r}")
+            raise LampError(f"{at}: seed must be an integer, got {seed!r}")
         negative = entry.get("negative_prompt")
         if negative is not None and not isinstance(negative, str):
-            raise SamplingError(f"{at}: negative_prompt must be text, got {negative!r}")
+            raise LampError(f"{at}: negative_prompt must be text, got {negative!r}")
         prompts.append(EvalPrompt(f"video_{index:02d}", prompt, spec, seed, negative))
     return prompts

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lamp_core.synthetic import Scene, SceneError, render_clip, sample_scene
-
-from .errors import FirstFrameError
+from lamp_core.errors import LampError
+from lamp_core.synthetic import Scene, render_clip, sample_scene
 
 if TYPE_CHECKING:
     from .text_to_image import TextToImage
@@ -39,7 +38,7 @@ class FirstFrameSpec:
     def from_params(cls, entry: Any, where: str) -> FirstFrameSpec:
         """Parse `{render: {seed: int}}`, `{image: path}` or `{prompt: str}`; `where` names the entry."""
         if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise FirstFrameError(
+            raise LampError(
                 f"{where}: first_frame must be one of {{render: {{seed: N}}}}, {{image: PATH}}, "
                 f"{{prompt: TEXT}}; got {entry!r}"
             )
@@ -47,17 +46,17 @@ class FirstFrameSpec:
         if kind == "render":
             seed = value.get("seed") if isinstance(value, Mapping) else None
             if not isinstance(seed, int) or isinstance(seed, bool):
-                raise FirstFrameError(f"{where}: first_frame.render needs an integer seed, got {value!r}")
+                raise LampError(f"{where}: first_frame.render needs an integer seed, got {value!r}")
             return cls("render", seed=seed)
         if kind == "image":
             if not isinstance(value, str) or not value:
-                raise FirstFrameError(f"{where}: first_frame.image must be a file path, got {value!r}")
+                raise LampError(f"{where}: first_frame.image must be a file path, got {value!r}")
             return cls("image", path=value)
         if kind == "prompt":
             if not isinstance(value, str) or not value.strip():
-                raise FirstFrameError(f"{where}: first_frame.prompt must be non-empty text, got {value!r}")
+                raise LampError(f"{where}: first_frame.prompt must be non-empty text, got {value!r}")
             return cls("prompt", prompt=value)
-        raise FirstFrameError(f"{where}: unknown first_frame source {kind!r} (render, image or prompt)")
+        raise LampError(f"{where}: unknown first_frame source {kind!r} (render, image or prompt)")
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,13 @@ def load_image(path: str | Path, width: int, height: int) -> np.ndarray:
             opened.load()
             image = ImageOps.exif_transpose(opened)
     except FileNotFoundError:
-        raise FirstFrameError(f"{path}: no such image file") from None
+        raise LampError(f"{path}: no such image file") from None
     except IsADirectoryError:
-        raise FirstFrameError(f"{path}: is a folder, not an image file") from None
+        raise LampError(f"{path}: is a folder, not an image file") from None
     except UnidentifiedImageError:
-        raise FirstFrameError(f"{path}: not an image file PIL can read") from None
+        raise LampError(f"{path}: not an image file PIL can read") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise FirstFrameError(f"{path}: cannot read the image ({exc})") from None
+        raise LampError(f"{path}: cannot read the image ({exc})") from None
     return fit_image(image, width, height)
 
 
@@ -114,8 +113,8 @@ def render_first_frame(motion: str, seed: int, width: int, height: int) -> First
     """Frame 0 of a new random scene of built-in `motion` (the renderer's `sample_scene` from `seed`)."""
     try:
         scene = sample_scene(motion, np.random.default_rng(seed), width, height)
-    except SceneError as exc:
-        raise FirstFrameError(f"first_frame.render for motion {motion!r}: {exc}") from None
+    except LampError as exc:
+        raise LampError(f"first_frame.render for motion {motion!r}: {exc}") from None
     return FirstFrame(render_clip(scene, 1, width, height)[0], "render", scene)
 
 

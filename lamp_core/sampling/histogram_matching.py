@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import SamplingError
+from lamp_core.errors import LampError
 
 _LEVELS = 256
 
@@ -19,11 +19,9 @@ def match_histograms(frames: torch.Tensor, reference: torch.Tensor) -> torch.Ten
     exactly the reference's histogram. Vectorised over frames and channels; runs on the tensors' device.
     """
     if frames.dtype != torch.uint8 or reference.dtype != torch.uint8:
-        raise SamplingError(
-            f"histogram matching needs uint8 frames, got {frames.dtype} and {reference.dtype}"
-        )
+        raise LampError(f"histogram matching needs uint8 frames, got {frames.dtype} and {reference.dtype}")
     if frames.ndim < 3 or frames.shape[-1] != reference.shape[-1] or reference.ndim != frames.ndim:
-        raise SamplingError(
+        raise LampError(
             f"histogram matching: frames {tuple(frames.shape)} and reference {tuple(reference.shape)} "
             "must both be (..., height, width, channels) with the same channels and number of dims"
         )
@@ -50,7 +48,7 @@ def match_histograms(frames: torch.Tensor, reference: torch.Tensor) -> torch.Ten
 def match_to_first_frame(videos: torch.Tensor) -> torch.Tensor:
     """Frames 2..f of each video matched to its frame 1; videos uint8 (batch, frames, height, width, 3)."""
     if videos.ndim != 5:
-        raise SamplingError(f"expected videos (batch, frames, height, width, 3), got {tuple(videos.shape)}")
+        raise LampError(f"expected videos (batch, frames, height, width, 3), got {tuple(videos.shape)}")
     first = videos[:, :1]
     return torch.cat([first, match_histograms(videos[:, 1:], first)], dim=1)
 

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
 
 from .adain import adain_switch_step, apply_adain_schedule
 from .device_placement import module_device, running_on
-from .errors import SamplingError
 from .histogram_matching import match_to_first_frame
 from .latent_codec import decode_videos, encode_frames
 from .sampling_config import MemoryOptions, SamplingConfig
@@ -37,9 +37,7 @@ def ddim_scheduler(base: SDBase, num_inference_steps: int, device: torch.device)
     """A DDIM scheduler on the base's noise schedule, set to `num_inference_steps`."""
     scheduler = DDIMScheduler.from_config(base.scheduler_config)
     if scheduler.config.prediction_type != "epsilon":
-        raise SamplingError(
-            f"{base.source}: prediction type {scheduler.config.prediction_type!r} is not epsilon"
-        )
+        raise LampError(f"{base.source}: prediction type {scheduler.config.prediction_type!r} is not epsilon")
     scheduler.set_timesteps(num_inference_steps, device=device)
     return scheduler
 
@@ -63,20 +61,20 @@ def first_frame_latents(
 ) -> torch.Tensor:
     """Scaled latents (B, C, h, w) of the first frames: images are VAE-encoded, latents taken as given."""
     if not first_frames:
-        raise SamplingError("no first frames given")
+        raise LampError("no first frames given")
     if all(isinstance(frame, torch.Tensor) for frame in first_frames):
         latents = torch.stack([frame.squeeze(0) if frame.ndim == 4 else frame for frame in first_frames])
         if latents.ndim != 4 or latents.shape[1] != base.vae.config.latent_channels:
-            raise SamplingError(
+            raise LampError(
                 f"first-frame latents must be ({base.vae.config.latent_channels}, h, w) each, "
                 f"got {tuple(first_frames[0].shape)}"
             )
         return latents.float()
     if any(isinstance(frame, torch.Tensor) for frame in first_frames):
-        raise SamplingError("first frames must be all images (numpy uint8) or all latents (torch), not mixed")
+        raise LampError("first frames must be all images (numpy uint8) or all latents (torch), not mixed")
     shapes = {np.asarray(frame).shape for frame in first_frames}
     if len(shapes) != 1:
-        raise SamplingError(f"first frames of one batch must have one size, got {sorted(shapes)}")
+        raise LampError(f"first frames of one batch must have one size, got {sorted(shapes)}")
     return encode_frames(base.vae, np.stack([np.asarray(frame) for frame in first_frames]), sliced=sliced)
 
 
@@ -110,11 +108,11 @@ def sample_videos(
     memory = memory or MemoryOptions()
     batch = len(prompts)
     if len(first_frames) != batch or len(seeds) != batch:
-        raise SamplingError(
+        raise LampError(
             f"{batch} prompts need as many first frames and seeds ({len(first_frames)}, {len(seeds)})"
         )
     if n_frames < 2:
-        raise SamplingError(f"a video needs at least 2 frames, got n_frames={n_frames}")
+        raise LampError(f"a video needs at least 2 frames, got n_frames={n_frames}")
     device = torch.device(device) if device is not None else module_device(video_unet)
     offload = memory.cpu_offload
 
@@ -133,7 +131,7 @@ def sample_videos(
     else:
         expected = (batch, channels, n_frames - 1, latent_h, latent_w)
         if tuple(init_latents.shape) != expected:
-            raise SamplingError(f"init_latents must have shape {expected}, got {tuple(init_latents.shape)}")
+            raise LampError(f"init_latents must have shape {expected}, got {tuple(init_latents.shape)}")
         generated = init_latents.to(device=device, dtype=torch.float32)
 
     with running_on(video_unet, device, offload):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL
 
-from .errors import SamplingError
+from lamp_core.errors import LampError
 
 
 def vae_scale_factor(vae: AutoencoderKL) -> int:
@@ -18,7 +18,7 @@ def check_frame_size(vae: AutoencoderKL, width: int, height: int) -> None:
     """Refuse a size that is not a multiple of 8 and of the VAE's scale factor."""
     step = max(8, vae_scale_factor(vae))
     if width % step or height % step or width <= 0 or height <= 0:
-        raise SamplingError(f"width and height must be positive multiples of {step}, got {width}x{height}")
+        raise LampError(f"width and height must be positive multiples of {step}, got {width}x{height}")
 
 
 @torch.no_grad()
@@ -32,7 +32,7 @@ def encode_frames(
     """
     pixels = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
     if pixels.dtype != torch.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
-        raise SamplingError(f"expected uint8 frames (N, H, W, 3), got {pixels.dtype} {tuple(pixels.shape)}")
+        raise LampError(f"expected uint8 frames (N, H, W, 3), got {pixels.dtype} {tuple(pixels.shape)}")
     check_frame_size(vae, pixels.shape[2], pixels.shape[1])
     pixels = pixels.to(device=vae.device).permute(0, 3, 1, 2).to(vae.dtype) / 127.5 - 1.0
     chunks = pixels.split(1 if sliced else len(pixels))
@@ -59,7 +59,7 @@ def encode_videos(
     """uint8 (B, F, H, W, 3) videos -> latents (B, C, F, h, w), diffusers' video layout."""
     videos = torch.as_tensor(np.asarray(videos) if not isinstance(videos, torch.Tensor) else videos)
     if videos.ndim != 5:
-        raise SamplingError(f"expected videos (batch, frames, H, W, 3), got {tuple(videos.shape)}")
+        raise LampError(f"expected videos (batch, frames, H, W, 3), got {tuple(videos.shape)}")
     batch, frames = videos.shape[:2]
     latents = encode_frames(vae, videos.flatten(0, 1), sliced=sliced)
     return latents.unflatten(0, (batch, frames)).transpose(1, 2)

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
 
-from .errors import SamplingError
 from .lamp_sampler import ProgressFn, sample_video
 from .sampling_config import MemoryOptions, SamplingConfig
 
@@ -25,7 +25,7 @@ from .sampling_config import MemoryOptions, SamplingConfig
 def window_count(total_frames: int, window_frames: int) -> int:
     """How many chained windows of `window_frames` cover `total_frames` (neighbours share a frame)."""
     if window_frames < 2:
-        raise SamplingError(f"a window needs at least 2 frames, got {window_frames}")
+        raise LampError(f"a window needs at least 2 frames, got {window_frames}")
     if total_frames < window_frames:
         return 1
     return 1 + math.ceil((total_frames - window_frames) / (window_frames - 1))
@@ -50,7 +50,7 @@ def sample_long_video(
     first_frame: uint8 (H, W, 3). progress: called as `progress(step, total)` over all windows' steps.
     """
     if total_frames < 2:
-        raise SamplingError(f"a video needs at least 2 frames, got total_frames={total_frames}")
+        raise LampError(f"a video needs at least 2 frames, got total_frames={total_frames}")
     windows = window_count(total_frames, window_frames)
     frames_per_window = min(window_frames, total_frames)
     pieces: list[np.ndarray] = []

@@ -17,12 +17,12 @@ from typing import Any
 import torch
 from PIL import Image
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase, load_base, load_motion, read_motion_config
 from lamp_core.params import MotionConfig
 
 from .contact_sheet import contact_sheet
 from .device_placement import resolve_device, resolve_dtype
-from .errors import SamplingError
 from .eval_prompts import EvalPrompt
 from .first_frame import FirstFrame, resolve_first_frames
 from .lamp_sampler import sample_videos
@@ -68,20 +68,14 @@ class GenerateSettings:
         unknown = sorted(set(section) - own)
         if unknown:
             known = sorted(own | sampling_keys | memory_keys)
-            raise SamplingError(
-                f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})"
-            )
+            raise LampError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
         settings = cls(sampling=sampling, memory=memory, **section)
         if not isinstance(settings.batch_size, int) or settings.batch_size < 1:
-            raise SamplingError(
-                f"{where}: batch_size must be a positive integer, got {settings.batch_size!r}"
-            )
+            raise LampError(f"{where}: batch_size must be a positive integer, got {settings.batch_size!r}")
         if not isinstance(settings.seed, int):
-            raise SamplingError(f"{where}: seed must be an integer, got {settings.seed!r}")
+            raise LampError(f"{where}: seed must be an integer, got {settings.seed!r}")
         if not isinstance(settings.threads, int) or settings.threads < 0:
-            raise SamplingError(
-                f"{where}: threads must be 0 (torch's default) or more, got {settings.threads!r}"
-            )
+            raise LampError(f"{where}: threads must be 0 (torch's default) or more, got {settings.threads!r}")
         return settings
 
 

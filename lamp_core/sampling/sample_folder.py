@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 from safetensors.numpy import save_file
 
+from lamp_core.errors import LampError
 from lamp_core.video import write_video
 
 from .contact_sheet import contact_sheet
-from .errors import SamplingError
 from .first_frame import FirstFrame
 
 INDEX_FILE = "index.csv"
@@ -61,10 +61,10 @@ def write_sample_folder(folder: str | Path, videos: Sequence[GeneratedVideo], fp
     """Write `videos` into `folder` (created) as the sample-folder contract says; returns the folder."""
     folder = Path(folder)
     if not videos:
-        raise SamplingError(f"{folder}: no videos to write")
+        raise LampError(f"{folder}: no videos to write")
     ids = [video.video_id for video in videos]
     if len(set(ids)) != len(ids):
-        raise SamplingError(f"{folder}: video ids are not unique: {ids}")
+        raise LampError(f"{folder}: video ids are not unique: {ids}")
     (folder / FIRST_FRAMES_DIR).mkdir(parents=True, exist_ok=True)
     rows = []
     for video in videos:

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lamp_core.errors import LampError
+
 from .adain import DEFAULT_ADAIN_SWITCH_FRACTION
-from .errors import SamplingError
 from .shared_noise import DEFAULT_SHARED_NOISE_WEIGHT
 
 
@@ -31,17 +32,15 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_inference_steps, int) or self.num_inference_steps < 1:
-            raise SamplingError(
+            raise LampError(
                 f"num_inference_steps must be a positive integer, got {self.num_inference_steps!r}"
             )
         if not self.guidance_scale >= 0:
-            raise SamplingError(f"guidance_scale must be >= 0, got {self.guidance_scale!r}")
+            raise LampError(f"guidance_scale must be >= 0, got {self.guidance_scale!r}")
         if not 0.0 <= self.shared_noise_weight <= 1.0:
-            raise SamplingError(f"shared_noise_weight must be in [0, 1], got {self.shared_noise_weight!r}")
+            raise LampError(f"shared_noise_weight must be in [0, 1], got {self.shared_noise_weight!r}")
         if not 0.0 <= self.adain_switch_fraction <= 1.0:
-            raise SamplingError(
-                f"adain_switch_fraction must be in [0, 1], got {self.adain_switch_fraction!r}"
-            )
+            raise LampError(f"adain_switch_fraction must be in [0, 1], got {self.adain_switch_fraction!r}")
 
     @property
     def uses_guidance(self) -> bool:
@@ -77,7 +76,7 @@ def _from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise SamplingError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        raise LampError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
     converted = {}
     for name, value in values.items():
         default = known[name].default
@@ -93,5 +92,5 @@ def _from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
             else:
                 converted[name] = type(default)(value)
         except (TypeError, ValueError) as exc:
-            raise SamplingError(f"{where}: {name}={value!r}: {exc}") from None
+            raise LampError(f"{where}: {name}={value!r}: {exc}") from None
     return cls(**converted)

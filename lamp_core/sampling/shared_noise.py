@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .errors import SamplingError
+from lamp_core.errors import LampError
 
 #: The method's weight of the shared noise: x_T^i = 0.8 n_i + 0.2 n_b.
 DEFAULT_SHARED_NOISE_WEIGHT = 0.2
@@ -21,7 +21,7 @@ def mix_shared_noise(
     base_noise: the same with a frame axis of 1: one draw per video, shared by its frames.
     """
     if not 0.0 <= weight <= 1.0:
-        raise SamplingError(f"shared-noise weight must be in [0, 1], got {weight}")
+        raise LampError(f"shared-noise weight must be in [0, 1], got {weight}")
     return (1.0 - weight) * frame_noise + weight * base_noise
 
 

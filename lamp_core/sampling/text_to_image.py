@@ -13,9 +13,9 @@ import torch
 from diffusers import AutoPipelineForText2Image, DDIMScheduler, DiffusionPipeline, StableDiffusionPipeline
 from torch import nn
 
+from lamp_core.errors import LampError
 from lamp_core.model import SDBase
 
-from .errors import FirstFrameError
 from .first_frame import fit_image
 
 _LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError)
@@ -53,7 +53,7 @@ class TextToImage:
         Call it before inflating `base.unet`: LAMP inflation changes the UNet in place.
         """
         if not isinstance(base.unet.conv_in, nn.Conv2d):
-            raise FirstFrameError(
+            raise LampError(
                 f"{base.source}: its UNet is already inflated into a video UNet; make first frames with the "
                 "base before inflating it (or load the base again)"
             )
@@ -83,7 +83,7 @@ class TextToImage:
         """Any diffusers text-to-image pipeline (SD 1.x/2.x, SD-XL, ...) from a folder or a hub id."""
         text = str(source)
         if Path(text).expanduser().is_file():
-            raise FirstFrameError(
+            raise LampError(
                 f"{text}: a single checkpoint file; a first-frame model must be a diffusers folder or hub id"
             )
         try:
@@ -92,7 +92,7 @@ class TextToImage:
             )
         except _LOAD_ERRORS as exc:
             reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-            raise FirstFrameError(f"{text}: cannot load it as a text-to-image pipeline ({reason})") from None
+            raise LampError(f"{text}: cannot load it as a text-to-image pipeline ({reason})") from None
         if cpu_offload and torch.device(device).type != "cpu":
             pipeline.enable_model_cpu_offload(device=device)
         else:
@@ -116,6 +116,6 @@ class TextToImage:
                 ).images
         except (RuntimeError, ValueError) as exc:
             reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-            raise FirstFrameError(f"{self.name}: text-to-image generation failed ({reason})") from None
+            raise LampError(f"{self.name}: text-to-image generation failed ({reason})") from None
         pixels = np.rint(np.asarray(images) * 255.0).clip(0, 255).astype(np.uint8)
         return [fit_image(image, width, height) for image in pixels]

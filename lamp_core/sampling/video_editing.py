@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
 
 from .ddim_inversion import ddim_invert
 from .device_placement import module_device, running_on
-from .errors import SamplingError
 from .lamp_sampler import ProgressFn, sample_video
 from .latent_codec import check_frame_size, encode_videos
 from .sampling_config import MemoryOptions, SamplingConfig
@@ -40,14 +40,14 @@ def edit_video(
     memory = memory or MemoryOptions()
     source_video = np.asarray(source_video)
     if source_video.dtype != np.uint8 or source_video.ndim != 4 or source_video.shape[0] < 2:
-        raise SamplingError(
+        raise LampError(
             "the source video must be uint8 (frames >= 2, H, W, 3), "
             f"got {source_video.dtype} {source_video.shape}"
         )
     height, width = source_video.shape[1:3]
     check_frame_size(base.vae, width, height)
     if first_frame is not None and np.asarray(first_frame).shape != source_video.shape[1:]:
-        raise SamplingError(
+        raise LampError(
             f"the first frame {np.asarray(first_frame).shape} must have the source video's size "
             f"{source_video.shape[1:]}"
         )

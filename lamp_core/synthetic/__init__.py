@@ -1,6 +1,5 @@
 """Procedural renderer of the built-in example motions: textured scenes with 1-3 shapes, seen by a camera."""
 
-from lamp_core.synthetic.errors import SceneError
 from lamp_core.synthetic.motions import IN_VIEW_FRAMES, MOTIONS, RATE_RANGES, VIEW_FRAMES
 from lamp_core.synthetic.palette import BACKGROUND_COLORS, OBJECT_COLORS
 from lamp_core.synthetic.render import render_background, render_clip, render_masks, sample_image
@@ -16,7 +15,6 @@ __all__ = [
     "SHAPES",
     "VIEW_FRAMES",
     "Scene",
-    "SceneError",
     "SceneObject",
     "render_background",
     "render_clip",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamp_core.synthetic.errors import SceneError
+from lamp_core.errors import LampError
 
 MOTIONS: tuple[str, ...] = ("slide_right", "slide_down", "zoom_in", "roll", "orbit")
 
@@ -44,7 +44,7 @@ RATE_RANGES: dict[str, tuple[float, float]] = {
 def check_motion(motion: str) -> None:
     """Raise SceneError (a ValueError) naming the known motions if `motion` is not one of them."""
     if motion not in MOTIONS:
-        raise SceneError(f"unknown motion {motion!r}; known motions: {', '.join(MOTIONS)}")
+        raise LampError(f"unknown motion {motion!r}; known motions: {', '.join(MOTIONS)}")
 
 
 def sample_rate(motion: str, rng: np.random.Generator, width: int, height: int) -> float:
@@ -131,7 +131,7 @@ def sample_start(
         side = float(min(width, height))
         orbit_radius, phase = rng.uniform(0.18, 0.26) * side, rng.uniform(0.0, 2.0 * np.pi)
         return float(pivot[0] + orbit_radius * np.cos(phase)), float(pivot[1] + orbit_radius * np.sin(phase))
-    raise SceneError(f"unknown motion {motion!r}")
+    raise LampError(f"unknown motion {motion!r}")
 
 
 def sample_pivot(rng: np.random.Generator, width: int, height: int, radius: float) -> tuple[float, float]:

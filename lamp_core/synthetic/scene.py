@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lamp_core.synthetic.errors import SceneError
+from lamp_core.errors import LampError
 from lamp_core.synthetic.motions import (
     NEEDS_PIVOT,
     camera_matrices,
@@ -39,13 +39,13 @@ class SceneObject:
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
-            raise SceneError(f"unknown shape {self.shape!r}; known shapes: {', '.join(SHAPES)}")
+            raise LampError(f"unknown shape {self.shape!r}; known shapes: {', '.join(SHAPES)}")
         if self.color not in OBJECT_COLORS:
-            raise SceneError(f"unknown object colour {self.color!r}; known: {', '.join(OBJECT_COLORS)}")
+            raise LampError(f"unknown object colour {self.color!r}; known: {', '.join(OBJECT_COLORS)}")
         if not (math.isfinite(self.radius) and self.radius > 0):
-            raise SceneError(f"object radius must be a positive number, got {self.radius}")
+            raise LampError(f"object radius must be a positive number, got {self.radius}")
         if not all(math.isfinite(v) for v in self.start):
-            raise SceneError(f"object start must be finite, got {self.start}")
+            raise LampError(f"object start must be finite, got {self.start}")
 
     @property
     def words(self) -> str:
@@ -81,18 +81,18 @@ class Scene:
         for name in ("background", "texture"):
             value = getattr(self, name)
             if value not in BACKGROUND_COLORS:
-                raise SceneError(f"unknown {name} colour {value!r}; known: {', '.join(BACKGROUND_COLORS)}")
+                raise LampError(f"unknown {name} colour {value!r}; known: {', '.join(BACKGROUND_COLORS)}")
         if self.width < 1 or self.height < 1:
-            raise SceneError(f"scene canvas must be at least 1x1 pixels, got {self.width}x{self.height}")
+            raise LampError(f"scene canvas must be at least 1x1 pixels, got {self.width}x{self.height}")
         if not 1 <= len(self.objects) <= MAX_OBJECTS:
-            raise SceneError(f"a scene holds 1 to {MAX_OBJECTS} objects, got {len(self.objects)}")
+            raise LampError(f"a scene holds 1 to {MAX_OBJECTS} objects, got {len(self.objects)}")
         if not all(isinstance(o, SceneObject) for o in self.objects):
-            raise SceneError("scene objects must be SceneObject instances")
+            raise LampError("scene objects must be SceneObject instances")
         if not math.isfinite(self.rate):
-            raise SceneError(f"scene rate must be finite, got {self.rate}")
+            raise LampError(f"scene rate must be finite, got {self.rate}")
         if (self.pivot is None) == NEEDS_PIVOT[self.motion]:
             need = "needs" if NEEDS_PIVOT[self.motion] else "takes no"
-            raise SceneError(f"motion {self.motion!r} {need} pivot, got pivot={self.pivot}")
+            raise LampError(f"motion {self.motion!r} {need} pivot, got pivot={self.pivot}")
 
     @property
     def caption(self) -> str:
@@ -141,14 +141,14 @@ class Scene:
     def from_dict(cls, data: dict[str, Any]) -> Scene:
         """Rebuild a scene from `to_dict` output; raises SceneError naming a missing, unknown or bad field."""
         if not isinstance(data, dict):
-            raise SceneError(f"a scene must be a mapping, got {type(data).__name__}")
+            raise LampError(f"a scene must be a mapping, got {type(data).__name__}")
         _check_keys(data, {f.name for f in fields(cls)}, {"pivot", "waves", "gradient"}, "scene")
         objects = data["objects"]
         if not isinstance(objects, list | tuple):
-            raise SceneError(f"malformed scene field objects: expected a list, got {objects!r}")
+            raise LampError(f"malformed scene field objects: expected a list, got {objects!r}")
         waves = data.get("waves", [])
         if not isinstance(waves, list | tuple):
-            raise SceneError(f"malformed scene field waves: expected a list, got {waves!r}")
+            raise LampError(f"malformed scene field waves: expected a list, got {waves!r}")
         pivot = data.get("pivot")
         return cls(
             motion=_field(data, "motion", str),
@@ -167,24 +167,24 @@ class Scene:
 def _check_keys(data: dict[str, Any], names: set[str], optional: set[str], what: str) -> None:
     unknown = sorted(set(data) - names)
     if unknown:
-        raise SceneError(f"unknown {what} fields: {', '.join(map(str, unknown))}")
+        raise LampError(f"unknown {what} fields: {', '.join(map(str, unknown))}")
     missing = sorted(names - optional - set(data))
     if missing:
-        raise SceneError(f"{what} lacks fields: {', '.join(missing)}")
+        raise LampError(f"{what} lacks fields: {', '.join(missing)}")
 
 
 def _field(data: dict[str, Any], name: str, parse: Any) -> Any:
     try:
         return parse(data[name])
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, SceneError):
+        if isinstance(exc, LampError):
             raise
-        raise SceneError(f"malformed scene field {name}: {data[name]!r} ({exc})") from None
+        raise LampError(f"malformed scene field {name}: {data[name]!r} ({exc})") from None
 
 
 def _object(data: Any, index: int) -> SceneObject:
     if not isinstance(data, dict):
-        raise SceneError(f"malformed scene field objects[{index}]: expected a mapping, got {data!r}")
+        raise LampError(f"malformed scene field objects[{index}]: expected a mapping, got {data!r}")
     _check_keys(data, {f.name for f in fields(SceneObject)}, set(), f"objects[{index}]")
     return SceneObject(
         shape=_field(data, "shape", str),

@@ -1,11 +1,6 @@
 """The project's own tiny text-to-image base model, in the formats of an SD 1.x diffusers folder."""
 
-from lamp_core.tiny_base.components import (
-    TinyBaseError,
-    build_tiny_sd_components,
-    save_tiny_sd,
-    sd1_scheduler,
-)
+from lamp_core.tiny_base.components import build_tiny_sd_components, save_tiny_sd, sd1_scheduler
 from lamp_core.tiny_base.evaluate import (
     caption_fidelity,
     describe_image,
@@ -19,7 +14,6 @@ from lamp_core.tiny_base.tokenizer import caption_corpus, save_clip_tokenizer, t
 
 __all__ = [
     "PretrainConfig",
-    "TinyBaseError",
     "build_tiny_sd_components",
     "caption_corpus",
     "caption_fidelity",

@@ -18,6 +18,7 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from lamp_core.errors import LampError
 from lamp_core.tiny_base.tokenizer import (
     BOS_TOKEN,
     EOS_TOKEN,
@@ -29,10 +30,6 @@ from lamp_core.tiny_base.tokenizer import (
 
 # Attention costs grow with the square of the token count: only levels at or below this side get it.
 MAX_ATTENTION_SIDE = 8
-
-
-class TinyBaseError(ValueError):
-    """A tiny base model cannot be built, saved or loaded as asked (the message names the path or size)."""
 
 
 def sd1_scheduler() -> DDPMScheduler:
@@ -76,13 +73,13 @@ def build_tiny_sd_components(
     factor = 2 ** (len(vae_channels) - 1)
     latent_side = sample_size // factor
     if sample_size % factor or latent_side % 2 ** (len(unet_channels) - 1):
-        raise TinyBaseError(
+        raise LampError(
             f"sample_size {sample_size} must be divisible by the VAE factor {factor} times the UNet's "
             f"{2 ** (len(unet_channels) - 1)}"
         )
     for channels in (*vae_channels, *unet_channels):
         if channels % 8:
-            raise TinyBaseError(f"channel counts must be multiples of 8 (GroupNorm groups), got {channels}")
+            raise LampError(f"channel counts must be multiples of 8 (GroupNorm groups), got {channels}")
 
     if tokenizer_dir is None:
         with tempfile.TemporaryDirectory(prefix="lamp-tokenizer-") as scratch:
@@ -152,10 +149,10 @@ def save_tiny_sd(components: dict[str, Any], path: str | Path) -> Path:
     """
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not (path / "model_index.json").is_file():
-        raise TinyBaseError(f"{path}: exists and is not a diffusers model folder; refusing to overwrite it")
+        raise LampError(f"{path}: exists and is not a diffusers model folder; refusing to overwrite it")
     missing = sorted({"unet", "vae", "text_encoder", "tokenizer", "scheduler"} - set(components))
     if missing:
-        raise TinyBaseError(f"cannot save {path}: components lack {', '.join(missing)}")
+        raise LampError(f"cannot save {path}: components lack {', '.join(missing)}")
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     pipeline = StableDiffusionPipeline(

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL
 
+from lamp_core.errors import LampError
 from lamp_core.synthetic import sample_image
-from lamp_core.tiny_base.components import TinyBaseError, build_tiny_sd_components
+from lamp_core.tiny_base.components import build_tiny_sd_components
 
 LogFn = Callable[[str, int, dict[str, float]], None]
 
@@ -55,7 +56,7 @@ class PretrainConfig:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise TinyBaseError(
+            raise LampError(
                 f"unknown pre-training settings: {', '.join(unknown)} (known: {', '.join(known)})"
             )
         converted = {k: tuple(int(c) for c in v) if k.endswith("_channels") else v for k, v in values.items()}

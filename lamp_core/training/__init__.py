@@ -9,7 +9,6 @@ Typical use (what `python -m stages.tune <motion>` does)::
 """
 
 from .checkpoint import Checkpoint, latest_checkpoint_step, load_latest_checkpoint, save_checkpoint
-from .errors import CheckpointError, NonFiniteLossError, TuneError, TuneOutputError, TuneSettingsError
 from .lamp_loss import LossOutput, lamp_loss, lamp_loss_step, noisy_videos
 from .latent_cache import LatentCache, build_latent_cache
 from .model_card import MODEL_CARD_FILE, build_model_card, code_version
@@ -21,18 +20,13 @@ from .window_dataset import Window, WindowSampler
 __all__ = [
     "MODEL_CARD_FILE",
     "Checkpoint",
-    "CheckpointError",
     "LatentCache",
     "LossOutput",
     "ModelSettings",
-    "NonFiniteLossError",
-    "TuneError",
     "TuneJob",
-    "TuneOutputError",
     "TunePaths",
     "TuneResult",
     "TuneSettings",
-    "TuneSettingsError",
     "Window",
     "WindowSampler",
     "base_source",

@@ -26,8 +26,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lamp_core.errors import LampError
+
 from .durable import flush_to_disk
-from .errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         kept = [p.name for p in _complete_checkpoints(directory) if p != final]
         note = f"; kept {kept[-1]}" if kept else ""
-        raise CheckpointError(final, f"cannot write the checkpoint ({exc.strerror or exc}){note}") from None
+        raise LampError(final, f"cannot write the checkpoint ({exc.strerror or exc}){note}") from None
     for other in _complete_checkpoints(directory):
         if other != final:
             shutil.rmtree(other, ignore_errors=True)
@@ -123,7 +124,7 @@ def load_latest_checkpoint(directory: str | Path, fingerprint: str, max_step: in
             weights = load_file(folder / WEIGHTS_FILE)
             optimizer = torch.load(folder / OPTIMIZER_FILE, map_location="cpu", weights_only=True)
         except (OSError, SafetensorError, RuntimeError, EOFError) as exc:
-            raise CheckpointError(
+            raise LampError(
                 folder, f"cannot read the checkpoint ({exc}); delete the folder to train from the start"
             ) from None
         return Checkpoint(

@@ -23,7 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .errors import CheckpointError
+from lamp_core.errors import LampError
+
 from .window_dataset import Window
 
 LATENT_CACHE_FILE = "latents.safetensors"
@@ -85,7 +86,7 @@ class LatentCache:
             os.replace(partial, path)
         except OSError as exc:
             partial.unlink(missing_ok=True)
-            raise CheckpointError(path, f"cannot write the latent cache ({exc.strerror or exc})") from None
+            raise LampError(path, f"cannot write the latent cache ({exc.strerror or exc})") from None
 
     @classmethod
     def load(cls, path: str | Path, fingerprint: str) -> LatentCache | None:

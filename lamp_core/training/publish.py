@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lamp_core.model import LAMPUNet, MotionArtifactError, save_motion
+from lamp_core.errors import LampError
+from lamp_core.model import LAMPUNet, save_motion
 
 from .durable import flush_to_disk
-from .errors import TuneOutputError
 from .model_card import write_model_card
 
 
@@ -56,12 +56,10 @@ def publish_motion(
         write_model_card(staging, card)
         for file in staging.iterdir():
             flush_to_disk(file)
-    except (OSError, MotionArtifactError) as exc:
+    except (OSError, LampError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TuneOutputError(
-            output, f"cannot write the tuned motion ({reason}); nothing was published"
-        ) from None
+        raise LampError(output, f"cannot write the tuned motion ({reason}); nothing was published") from None
     try:
         if output.exists():
             shutil.rmtree(previous, ignore_errors=True)
@@ -72,6 +70,6 @@ def publish_motion(
         if previous.exists() and not output.exists():
             os.replace(previous, output)
         shutil.rmtree(staging, ignore_errors=True)
-        raise TuneOutputError(output, f"cannot publish the tuned motion ({exc.strerror or exc})") from None
+        raise LampError(output, f"cannot publish the tuned motion ({exc.strerror or exc})") from None
     shutil.rmtree(previous, ignore_errors=True)
     return output

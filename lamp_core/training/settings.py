@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig, InflationError
+from lamp_core.errors import LampError
+from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig
 from lamp_core.params import MotionConfig
-
-from .errors import TuneSettingsError
 
 PARAMS_FILE = Path("params.yaml")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -70,43 +69,39 @@ class TuneSettings:
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TuneSettingsError(where, f"tune.{name} must be a positive integer, not {value!r}")
+                raise LampError(where, f"tune.{name} must be a positive integer, not {value!r}")
         for name in ("seed", "lr_warmup_steps", "validate_every", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise TuneSettingsError(where, f"tune.{name} must be an integer >= 0, not {value!r}")
+                raise LampError(where, f"tune.{name} must be an integer >= 0, not {value!r}")
         for name in ("learning_rate", "adam_epsilon", "max_grad_norm"):
             value = getattr(self, name)
             if not _is_number(value) or not value > 0 or not math.isfinite(value):
-                raise TuneSettingsError(where, f"tune.{name} must be a positive number, not {value!r}")
+                raise LampError(where, f"tune.{name} must be a positive number, not {value!r}")
         for name in ("adam_beta1", "adam_beta2", "flip_p"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value <= 1:
-                raise TuneSettingsError(where, f"tune.{name} must be between 0 and 1, not {value!r}")
+                raise LampError(where, f"tune.{name} must be between 0 and 1, not {value!r}")
         if not _is_number(self.adam_weight_decay) or self.adam_weight_decay < 0:
-            raise TuneSettingsError(
-                where, f"tune.adam_weight_decay must be >= 0, not {self.adam_weight_decay!r}"
-            )
+            raise LampError(where, f"tune.adam_weight_decay must be >= 0, not {self.adam_weight_decay!r}")
         if self.mixed_precision not in MIXED_PRECISION:
-            raise TuneSettingsError(
+            raise LampError(
                 where,
                 f"tune.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
                 f'not {self.mixed_precision!r} (quote "no": bare no is a YAML boolean)',
             )
         if self.lr_scheduler not in LR_SCHEDULERS:
-            raise TuneSettingsError(
+            raise LampError(
                 where,
                 f"tune.lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}, not {self.lr_scheduler!r}",
             )
         for name in ("gradient_checkpointing", "use_8bit_adam"):
             if not isinstance(getattr(self, name), bool):
-                raise TuneSettingsError(
-                    where, f"tune.{name} must be true or false, not {getattr(self, name)!r}"
-                )
+                raise LampError(where, f"tune.{name} must be true or false, not {getattr(self, name)!r}")
         if not isinstance(self.validation, dict):
-            raise TuneSettingsError(where, f"tune.validation must be a mapping, not {self.validation!r}")
+            raise LampError(where, f"tune.validation must be a mapping, not {self.validation!r}")
         if self.use_8bit_adam and importlib.util.find_spec("bitsandbytes") is None:
-            raise TuneSettingsError(
+            raise LampError(
                 where,
                 "tune.use_8bit_adam is true but bitsandbytes is not installed "
                 "(pip install bitsandbytes, on a CUDA machine), or set it to false",
@@ -119,7 +114,7 @@ class TuneSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise TuneSettingsError(
+            raise LampError(
                 PARAMS_FILE,
                 f"unknown tune settings: {', '.join(unknown)} (known: {', '.join(sorted(known))})",
             )
@@ -130,9 +125,7 @@ class TuneSettings:
                 try:
                     values[name] = float(values[name])
                 except ValueError:
-                    raise TuneSettingsError(
-                        PARAMS_FILE, f"tune.{name}: {values[name]!r} is not a number"
-                    ) from None
+                    raise LampError(PARAMS_FILE, f"tune.{name}: {values[name]!r} is not a number") from None
         return cls(**values)
 
     @classmethod
@@ -146,7 +139,7 @@ class TuneSettings:
         if overrides is None:
             return cls.from_dict(values)
         if not isinstance(overrides, dict):
-            raise TuneSettingsError(
+            raise LampError(
                 PARAMS_FILE,
                 f"motions.{motion.name}.tune must be a mapping of tune settings, not {overrides!r}",
             )
@@ -178,14 +171,14 @@ class ModelSettings:
         trainable = values.pop("trainable", None)
         try:
             inflation = InflationConfig.from_dict(values)
-        except (InflationError, TypeError) as exc:
-            raise TuneSettingsError(PARAMS_FILE, f"model: {exc}") from None
+        except (LampError, TypeError) as exc:
+            raise LampError(PARAMS_FILE, f"model: {exc}") from None
         if trainable is None:
             patterns = DEFAULT_TRAINABLE_PATTERNS
         elif isinstance(trainable, list) and trainable and all(isinstance(p, str) for p in trainable):
             patterns = tuple(trainable)
         else:
-            raise TuneSettingsError(
+            raise LampError(
                 PARAMS_FILE, f"model.trainable must be a list of glob patterns, not {trainable!r}"
             )
         return cls(inflation=inflation, trainable_patterns=patterns)
@@ -198,7 +191,7 @@ def base_source(params: dict[str, Any]) -> str:
     """The SD 1.x base every stage uses: `base.model` (a folder, a hub id or a single checkpoint file)."""
     source = (params.get("base") or {}).get("model")
     if not isinstance(source, str) or not source.strip():
-        raise TuneSettingsError(
+        raise LampError(
             PARAMS_FILE, "`base.model` is not set (the SD 1.x base to tune: folder, hub id or file)"
         )
     return source

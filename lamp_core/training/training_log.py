@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dvclive import Live
 
-from .errors import TuneOutputError
+from lamp_core.errors import LampError
 
 LOSS, LEARNING_RATE = "loss", "lr"
 
@@ -33,9 +33,7 @@ class TrainingLog:
                 self._append(int(row["step"]), float(row[LOSS]), float(row[LEARNING_RATE]))
             self._live.make_summary()
         except OSError as exc:
-            raise TuneOutputError(
-                self.directory, f"cannot write the tuning log ({exc.strerror or exc})"
-            ) from None
+            raise LampError(self.directory, f"cannot write the tuning log ({exc.strerror or exc})") from None
 
     def log(self, step: int, loss: float, learning_rate: float) -> None:
         """Record the (mean) loss and the learning rate at `step`."""
@@ -43,9 +41,7 @@ class TrainingLog:
             self._append(step, loss, learning_rate)
             self._live.make_summary()
         except OSError as exc:
-            raise TuneOutputError(
-                self.directory, f"cannot write the tuning log ({exc.strerror or exc})"
-            ) from None
+            raise LampError(self.directory, f"cannot write the tuning log ({exc.strerror or exc})") from None
 
     def summarise(self, values: dict[str, float]) -> None:
         """Add run-level figures (e.g. steps per second) to `metrics.json`."""
@@ -54,9 +50,7 @@ class TrainingLog:
         try:
             self._live.make_summary()
         except OSError as exc:
-            raise TuneOutputError(
-                self.directory, f"cannot write the tuning log ({exc.strerror or exc})"
-            ) from None
+            raise LampError(self.directory, f"cannot write the tuning log ({exc.strerror or exc})") from None
 
     def _append(self, step: int, loss: float, learning_rate: float) -> None:
         self._live.step = step

@@ -35,10 +35,10 @@ from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lamp_core.data import FrameCache, FrameCacheError, load_frame_cache
-from lamp_core.model import BaseModelError, LAMPUNet, SDBase, load_base, unet_content_hash
+from lamp_core.data import FrameCache, load_frame_cache
+from lamp_core.errors import LampError, VideoError
+from lamp_core.model import LAMPUNet, SDBase, load_base, unet_content_hash
 from lamp_core.params import MotionConfig
-from lamp_core.video import VideoError
 
 from .checkpoint import (
     Checkpoint,
@@ -47,7 +47,6 @@ from .checkpoint import (
     remove_partial_checkpoints,
     save_checkpoint,
 )
-from .errors import CheckpointError, NonFiniteLossError, TuneOutputError, TuneSettingsError
 from .lamp_loss import lamp_loss_step
 from .latent_cache import LATENT_CACHE_FILE, LatentCache, build_latent_cache
 from .model_card import build_model_card
@@ -123,9 +122,7 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
     """
     settings = job.tune
     if settings.mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise TuneSettingsError(
-            "params.yaml", "tune.mixed_precision fp16 needs a CUDA GPU (use bf16 or no on a CPU)"
-        )
+        raise LampError("params.yaml", "tune.mixed_precision fp16 needs a CUDA GPU (use bf16 or no on a CPU)")
     owns_accelerator = accelerator is None
     if accelerator is None:
         # Several processes without CUDA are CPU processes over gloo: accelerate must be told so.
@@ -146,9 +143,7 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
     if run.start and accelerator.is_main_process:
         _restore_final_validation(run)
     if not run.history:
-        raise CheckpointError(
-            job.paths.checkpoints, "the checkpoint holds no logged loss; delete it and re-run"
-        )
+        raise LampError(job.paths.checkpoints, "the checkpoint holds no logged loss; delete it and re-run")
     final_loss = float(run.history[-1][LOSS])
     ran = settings.steps - run.start
     rate = ran / train_seconds if train_seconds > 0 else 0.0
@@ -402,11 +397,11 @@ def _prepare_folders(paths: TunePaths) -> None:
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
-            raise TuneOutputError(folder, f"cannot write here ({exc.strerror or exc})") from None
+            raise LampError(folder, f"cannot write here ({exc.strerror or exc})") from None
     try:
         recover_interrupted_publish(paths.output)
     except OSError as exc:
-        raise TuneOutputError(
+        raise LampError(
             paths.output, f"cannot restore the previous artifact ({exc.strerror or exc})"
         ) from None
     remove_partial_checkpoints(paths.checkpoints)
@@ -417,9 +412,9 @@ def _prepare_folders(paths: TunePaths) -> None:
 def _check_frames(frames: FrameCache, motion: MotionConfig, folder: Path) -> None:
     """The frame cache must match the motion's W x H and hold at least one window per clip."""
     if not frames.clips:
-        raise FrameCacheError(folder, "the frame cache holds no clips")
+        raise LampError(folder, "the frame cache holds no clips")
     if (frames.width, frames.height) != (motion.width, motion.height):
-        raise FrameCacheError(
+        raise LampError(
             folder,
             f"frames are {frames.width}x{frames.height} but motion {motion.name!r} is {motion.width}x"
             f"{motion.height}: re-run the frames stage",
@@ -427,13 +422,13 @@ def _check_frames(frames: FrameCache, motion: MotionConfig, folder: Path) -> Non
     span = (motion.n_frames - 1) * motion.sample_rate + 1
     for key, clip in sorted(frames.clips.items()):
         if clip.ndim != 4 or clip.shape[1:] != (motion.height, motion.width, 3) or clip.dtype != np.uint8:
-            raise FrameCacheError(
+            raise LampError(
                 folder,
                 f"{key}: expected uint8 (T, {motion.height}, {motion.width}, 3), got "
                 f"{clip.dtype} {tuple(clip.shape)}",
             )
         if len(clip) < span:
-            raise FrameCacheError(
+            raise LampError(
                 folder,
                 f"{key} has {len(clip)} frames; a window of {motion.n_frames} frames at stride "
                 f"{motion.sample_rate} needs {span}: re-run the frames stage",
@@ -446,7 +441,7 @@ def _check_base_fits(base: SDBase, motion: MotionConfig, source: str) -> None:
     unet_factor = 2 ** sum(1 for block in base.unet.down_blocks if block.downsamplers is not None)
     step = factor * unet_factor
     if motion.width % step or motion.height % step:
-        raise BaseModelError(
+        raise LampError(
             f"{source}: motion {motion.name!r} is {motion.width}x{motion.height}, but this base needs width "
             f"and height in multiples of {step} (VAE x{factor}, UNet x{unet_factor})"
         )
@@ -460,7 +455,7 @@ def _check_free_space(paths: TunePaths, unet: LAMPUNet) -> None:
     for folder in (paths.checkpoints, paths.output.parent):
         free = shutil.disk_usage(folder).free
         if free < needed:
-            raise TuneOutputError(
+            raise LampError(
                 folder,
                 f"not enough free space: the run writes about {needed / 1e6:.0f} MB, "
                 f"{free / 1e6:.0f} MB free",
@@ -514,7 +509,7 @@ def _optimizer(unet: LAMPUNet, settings: TuneSettings) -> torch.optim.Optimizer:
 def _load_trainable(unet: LAMPUNet, weights: dict[str, torch.Tensor], folder: Path) -> None:
     params = {name: p for name, p in unet.named_parameters() if p.requires_grad}
     if weights.keys() != params.keys():
-        raise CheckpointError(
+        raise LampError(
             folder, "the checkpoint's weights do not match the model; delete the folder and re-run"
         )
     with torch.no_grad():
@@ -540,9 +535,7 @@ def _checkpoint(run: _Run, step: int) -> None:
     accelerator, folder = run.accelerator, run.job.paths.checkpoints
     digests = gather_object([_weights_digest(run.unet)])
     if len(set(digests)) != 1:
-        raise CheckpointError(
-            folder, f"step {step}: the processes' weights differ ({len(set(digests))} versions)"
-        )
+        raise LampError(folder, f"step {step}: the processes' weights differ ({len(set(digests))} versions)")
     if accelerator.is_main_process:
         state = Checkpoint(
             step=step,
@@ -581,15 +574,14 @@ def _validate(run: _Run, step: int) -> None:
     logger.info("step %d: validation video %s", step, path)
 
 
-def _non_finite(paths: TunePaths, step: int, what: str) -> NonFiniteLossError:
+def _non_finite(paths: TunePaths, step: int, what: str) -> LampError:
     """The error that stops a diverged run; the last checkpoint on disk is the last good one."""
     kept = latest_checkpoint_step(paths.checkpoints)
     checkpoint = (
         f"the last good checkpoint (step {kept}) is kept" if kept else "no checkpoint had been written yet"
     )
-    return NonFiniteLossError(
+    return LampError(
         paths.checkpoints,
         f"step {step}: {what}; training stopped, nothing was published, and {checkpoint}. "
         "Lower tune.learning_rate or tune.max_grad_norm, or check the data",
-        step,
     )

@@ -13,11 +13,10 @@ from typing import Any
 
 import torch
 
+from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
-from lamp_core.sampling import SamplingConfig, SamplingError, sample_video
+from lamp_core.sampling import SamplingConfig, sample_video
 from lamp_core.video import write_video
-
-from .errors import TuneSettingsError
 
 # Fewer DDIM steps than the paper's 50: validation must not dominate the wall time of tuning.
 DEFAULT_VALIDATION = {"num_inference_steps": 25}
@@ -46,8 +45,8 @@ class ValidationSpec:
     ) -> ValidationSpec:
         try:
             config = SamplingConfig.from_mapping({**DEFAULT_VALIDATION, **settings}, "tune.validation")
-        except SamplingError as exc:
-            raise TuneSettingsError("params.yaml", str(exc)) from None
+        except LampError as exc:
+            raise LampError("params.yaml", str(exc)) from None
         return cls(first_frame, prompt, n_frames, fps, seed, config)
 
 

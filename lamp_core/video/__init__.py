@@ -5,13 +5,6 @@
 
 from lamp_core.video.decode import read_video
 from lamp_core.video.encode import WRITABLE_EXTENSIONS, write_video
-from lamp_core.video.errors import (
-    VideoDecodeError,
-    VideoEncodeError,
-    VideoError,
-    VideoNormaliseError,
-    VideoProbeError,
-)
 from lamp_core.video.ffmpeg_cli import ffmpeg_exe, ffmpeg_version
 from lamp_core.video.normalise import NormaliseResult, NormaliseSpec, Segment, normalise_video, plan_segments
 from lamp_core.video.probe import (
@@ -29,12 +22,7 @@ __all__ = [
     "NormaliseResult",
     "NormaliseSpec",
     "Segment",
-    "VideoDecodeError",
-    "VideoEncodeError",
-    "VideoError",
     "VideoInfo",
-    "VideoNormaliseError",
-    "VideoProbeError",
     "count_frames",
     "ffmpeg_exe",
     "ffmpeg_version",

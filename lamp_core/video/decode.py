@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lamp_core.video.errors import VideoDecodeError
+from lamp_core.errors import VideoError
 from lamp_core.video.ffmpeg_cli import file_url
 
 logger = logging.getLogger(__name__)
@@ -26,14 +26,14 @@ def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.nda
 
     path = Path(path)
     if not path.is_file():
-        raise VideoDecodeError(path, "file does not exist", "missing")
+        raise VideoError(path, "file does not exist", "missing")
     try:
         reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
     except (decord.DECORDError, RuntimeError) as exc:  # decord raises RuntimeError for unreadable files
-        raise VideoDecodeError(path, f"decord cannot open it ({_first_line(exc)})") from None
+        raise VideoError(path, f"decord cannot open it ({_first_line(exc)})", "decode_failed") from None
     n_frames = len(reader)
     if n_frames == 0:
-        raise VideoDecodeError(path, "the video has no frames")
+        raise VideoError(path, "the video has no frames", "decode_failed")
     wanted = list(range(n_frames)) if indices is None else _checked(indices, n_frames, path)
     try:
         frames = reader.get_batch(wanted).asnumpy()
@@ -47,7 +47,7 @@ def _checked(indices: Sequence[int], n_frames: int, path: Path) -> list[int]:
     """Indices as non-negative ints (negative ones count from the end); out of range is an error."""
     bad = [int(i) for i in indices if not -n_frames <= int(i) < n_frames]
     if bad:
-        raise VideoDecodeError(path, f"frame indices {bad[:5]} out of range for {n_frames} frames")
+        raise VideoError(path, f"frame indices {bad[:5]} out of range for {n_frames} frames", "decode_failed")
     return [int(i) % n_frames for i in indices]
 
 
@@ -56,9 +56,11 @@ def _read_with_pyav(path: Path, n_frames: int) -> np.ndarray:
         with av.open(file_url(path)) as container:
             frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     except (av.error.FFmpegError, IndexError) as exc:
-        raise VideoDecodeError(path, f"cannot decode it ({exc})") from None
+        raise VideoError(path, f"cannot decode it ({exc})", "decode_failed") from None
     if len(frames) != n_frames:
-        raise VideoDecodeError(path, f"decoded {len(frames)} frames where the index declares {n_frames}")
+        raise VideoError(
+            path, f"decoded {len(frames)} frames where the index declares {n_frames}", "decode_failed"
+        )
     return np.stack(frames)
 
 

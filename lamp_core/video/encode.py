@@ -8,8 +8,8 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from lamp_core.video.errors import VideoEncodeError
-from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, FFmpegFailed, file_url, fps_string, run_ffmpeg
+from lamp_core.errors import LampError, VideoError
+from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, file_url, fps_string, run_ffmpeg
 
 WRITABLE_EXTENSIONS = (".mp4", ".gif")
 
@@ -26,14 +26,18 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float, *, crf: int = 
     suffix = path.suffix.lower()
     if suffix not in WRITABLE_EXTENSIONS:
         what = suffix or "a name without extension"
-        raise VideoEncodeError(path, f"cannot write {what} (writable: {', '.join(WRITABLE_EXTENSIONS)})")
+        raise VideoError(
+            path, f"cannot write {what} (writable: {', '.join(WRITABLE_EXTENSIONS)})", "encode_failed"
+        )
     frames = np.asarray(frames)
     if frames.dtype != np.uint8:
-        raise VideoEncodeError(path, f"frames must be uint8 RGB, got dtype {frames.dtype}")
+        raise VideoError(path, f"frames must be uint8 RGB, got dtype {frames.dtype}", "encode_failed")
     if frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
-        raise VideoEncodeError(path, f"frames must have shape (T, H, W, 3), T, H, W > 0; got {frames.shape}")
+        raise VideoError(
+            path, f"frames must have shape (T, H, W, 3), T, H, W > 0; got {frames.shape}", "encode_failed"
+        )
     if not (fps > 0 and np.isfinite(fps)):
-        raise VideoEncodeError(path, f"fps must be a positive number, got {fps}")
+        raise VideoError(path, f"fps must be a positive number, got {fps}", "encode_failed")
     if suffix == ".mp4":
         frames = _pad_to_even(frames)
     _, height, width, _ = frames.shape
@@ -45,10 +49,10 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float, *, crf: int = 
     try:
         run_ffmpeg(spec, input_bytes=np.ascontiguousarray(frames).tobytes())
         os.replace(partial, path)
-    except FFmpegFailed as exc:
-        raise VideoEncodeError(path, str(exc)) from None
+    except LampError as exc:
+        raise VideoError(path, str(exc), "encode_failed") from None
     except OSError as exc:
-        raise VideoEncodeError(path, f"cannot write the file ({exc.strerror})") from None
+        raise VideoError(path, f"cannot write the file ({exc.strerror})", "encode_failed") from None
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -14,12 +14,10 @@ from pathlib import Path
 import ffmpeg
 import imageio_ffmpeg
 
+from lamp_core.errors import LampError
+
 # Output options that make encodes byte-identical from run to run on the same ffmpeg build.
 BITEXACT_OUTPUT = {"fflags": "+bitexact", "flags:v": "+bitexact", "map_metadata": "-1", "threads": 1}
-
-
-class FFmpegFailed(RuntimeError):
-    """ffmpeg exited with an error; the message is the last line ffmpeg printed."""
 
 
 @functools.cache
@@ -65,9 +63,9 @@ def run_ffmpeg(spec: ffmpeg.nodes.Node, *, input_bytes: bytes | None = None, tim
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        raise FFmpegFailed(f"ffmpeg ran longer than {timeout:.0f} s") from None
+        raise LampError(f"ffmpeg ran longer than {timeout:.0f} s") from None
     stderr = done.stderr.decode("utf-8", errors="replace").strip()
     if done.returncode != 0:
         last = stderr.splitlines()[-1] if stderr else f"exit status {done.returncode}"
-        raise FFmpegFailed(f"ffmpeg failed: {last}")
+        raise LampError(f"ffmpeg failed: {last}")
     return stderr

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import ffmpeg
 
-from lamp_core.video.errors import VideoNormaliseError, VideoProbeError
-from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, FFmpegFailed, file_url, fps_string, run_ffmpeg
+from lamp_core.errors import LampError, VideoError
+from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, file_url, fps_string, run_ffmpeg
 from lamp_core.video.probe import VideoInfo, count_frames
 
 
@@ -80,8 +80,8 @@ def normalise_video(info: VideoInfo, segments: Sequence[Segment], spec: Normalis
         counts = [count_frames(partial) for partial in partials]
         for partial, seg in zip(partials, segments, strict=True):
             os.replace(partial, seg.path)
-    except (FFmpegFailed, VideoProbeError) as exc:
-        raise VideoNormaliseError(info.path, str(exc)) from None
+    except LampError as exc:
+        raise VideoError(info.path, str(exc), "normalise_failed") from None
     finally:
         for partial in partials:
             partial.unlink(missing_ok=True)

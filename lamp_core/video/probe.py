@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lamp_core.video.errors import VideoProbeError
+from lamp_core.errors import VideoError
 from lamp_core.video.ffmpeg_cli import file_url
 
 # File name extensions taken as videos (lower case, with the dot).
@@ -90,57 +90,57 @@ def count_frames(path: str | Path) -> int:
     try:
         with av.open(file_url(path)) as container:
             if not container.streams.video:
-                raise VideoProbeError(path, "no video stream", "no_video")
+                raise VideoError(path, "no video stream", "no_video")
             stream = container.streams.video[0]
             if stream.frames > 0:
                 return int(stream.frames)
             return sum(1 for packet in container.demux(stream) if packet.size > 0)
     except av.error.FFmpegError as exc:
-        raise VideoProbeError(path, f"cannot read frames ({_ffmpeg_message(exc)})", "corrupt") from None
+        raise VideoError(path, f"cannot read frames ({_ffmpeg_message(exc)})", "corrupt") from None
 
 
 def _check_file(path: Path) -> None:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise VideoProbeError(path, "file does not exist", "missing") from None
+        raise VideoError(path, "file does not exist", "missing") from None
     except OSError as exc:
-        raise VideoProbeError(path, f"cannot read file ({exc.strerror})", "unreadable") from None
+        raise VideoError(path, f"cannot read file ({exc.strerror})", "unreadable") from None
     if not stat.S_ISREG(info.st_mode):
-        raise VideoProbeError(path, "not a regular file", "not_a_file")
+        raise VideoError(path, "not a regular file", "not_a_file")
     if info.st_size == 0:
-        raise VideoProbeError(path, "empty file (0 bytes)", "empty")
+        raise VideoError(path, "empty file (0 bytes)", "empty")
     try:
         with path.open("rb"):
             pass
     except PermissionError:
-        raise VideoProbeError(path, "permission denied: the file is not readable", "unreadable") from None
+        raise VideoError(path, "permission denied: the file is not readable", "unreadable") from None
     except OSError as exc:
-        raise VideoProbeError(path, f"cannot read file ({exc.strerror})", "unreadable") from None
+        raise VideoError(path, f"cannot read file ({exc.strerror})", "unreadable") from None
 
 
 def _probe_container(path: Path, container: av.container.InputContainer, max_pixels: int | None) -> VideoInfo:
     fmt = container.format.name
     if fmt.endswith("_pipe") or fmt in ("image2", "apng"):
-        raise VideoProbeError(path, f"an image ({fmt.removesuffix('_pipe')}), not a video", "image_file")
+        raise VideoError(path, f"an image ({fmt.removesuffix('_pipe')}), not a video", "image_file")
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     has_audio = bool(container.streams.audio)
     if not videos:
         what = "audio only" if has_audio else "no audio either"
-        raise VideoProbeError(path, f"no video stream ({what})", "no_video")
+        raise VideoError(path, f"no video stream ({what})", "no_video")
     stream = videos[0]
     width, height = int(stream.width or 0), int(stream.height or 0)
     if width <= 0 or height <= 0:
         codec = stream.codec_context.name
-        raise VideoProbeError(path, f"the video stream ({codec}) has no frame size", "corrupt")
+        raise VideoError(path, f"the video stream ({codec}) has no frame size", "corrupt")
     if max_pixels is not None and width * height > max_pixels:
-        raise VideoProbeError(
+        raise VideoError(
             path, f"{width}x{height} is larger than the limit of {max_pixels} pixels per frame", "too_large"
         )
 
     pts, durations, rotation, stream_ends = _scan_packets(path, container, stream)
     if not pts:
-        raise VideoProbeError(path, "the video stream holds no frames", "truncated")
+        raise VideoError(path, "the video stream holds no frames", "truncated")
     time_base = float(stream.time_base)
     order = np.sort(np.asarray(pts, dtype=np.int64))
     deltas = np.diff(order)
@@ -150,7 +150,7 @@ def _probe_container(path: Path, container: av.container.InputContainer, max_pix
         rate = stream.average_rate or stream.guessed_rate
         duration = len(pts) / float(rate) if rate else 0.0
     if duration <= 0:
-        raise VideoProbeError(path, "cannot tell the video's duration (no timestamps)", "corrupt")
+        raise VideoError(path, "cannot tell the video's duration (no timestamps)", "corrupt")
     variable = bool(
         deltas.size >= 2
         and np.max(np.abs(deltas - np.median(deltas))) > max(_VFR_TOLERANCE * np.median(deltas), 1)
@@ -201,9 +201,9 @@ def _scan_packets(
     except av.error.FFmpegError as exc:
         message = _ffmpeg_message(exc)
         if not pts or rotation is None:
-            raise VideoProbeError(path, f"cannot decode the video ({message})", "corrupt") from None
+            raise VideoError(path, f"cannot decode the video ({message})", "corrupt") from None
         reason = f"the file breaks off after {len(pts)} frames ({message})"
-        raise VideoProbeError(path, reason, "truncated") from None
+        raise VideoError(path, reason, "truncated") from None
     if pts and rotation is None:
         rotation = _flush_rotation(path, stream)
     return pts, durations, rotation or 0, list(ends.values())
@@ -214,9 +214,9 @@ def _flush_rotation(path: Path, stream: av.video.stream.VideoStream) -> int:
     try:
         frames = stream.decode(None)
     except av.error.FFmpegError as exc:
-        raise VideoProbeError(path, f"cannot decode the video ({_ffmpeg_message(exc)})", "corrupt") from None
+        raise VideoError(path, f"cannot decode the video ({_ffmpeg_message(exc)})", "corrupt") from None
     if not frames:
-        raise VideoProbeError(path, "no frame of the video stream decodes", "corrupt")
+        raise VideoError(path, "no frame of the video stream decodes", "corrupt")
     return _quarter_turns(frames[0].rotation)
 
 
@@ -231,11 +231,11 @@ def _check_complete(
     """Compare what the packets hold with what the container declares (frame count, duration)."""
     if declared_frames > 0 and n < _TRUNCATION_TOLERANCE * declared_frames - 1:
         reason = f"cut short: {n} of the {declared_frames} frames its index declares are present"
-        raise VideoProbeError(path, reason, "truncated")
+        raise VideoError(path, reason, "truncated")
     if container.duration and end > 0:
         declared = container.duration / 1e6
         if end < _TRUNCATION_TOLERANCE * declared - 0.25:
-            raise VideoProbeError(
+            raise VideoError(
                 path, f"cut short: data ends at {end:.2f} s of the {declared:.2f} s it declares", "truncated"
             )
 
@@ -244,15 +244,15 @@ def _ffmpeg_message(exc: Exception) -> str:
     return (getattr(exc, "strerror", None) or str(exc)).rstrip(".")
 
 
-def _open_failure(path: Path, exc: Exception) -> VideoProbeError:
+def _open_failure(path: Path, exc: Exception) -> VideoError:
     """The error for a file ffmpeg cannot open: named after what its first bytes look like."""
     sniffed = _sniff(path)
     if sniffed is not None:
         reason, code = sniffed
-        return VideoProbeError(path, reason, code)
+        return VideoError(path, reason, code)
     if getattr(exc, "errno", None) == errno.EACCES:
-        return VideoProbeError(path, "permission denied: the file is not readable", "unreadable")
-    return VideoProbeError(path, f"not a video ffmpeg can read ({_ffmpeg_message(exc)})", "not_a_video")
+        return VideoError(path, "permission denied: the file is not readable", "unreadable")
+    return VideoError(path, f"not a video ffmpeg can read ({_ffmpeg_message(exc)})", "not_a_video")
 
 
 def _sniff(path: Path) -> tuple[str, str] | None:

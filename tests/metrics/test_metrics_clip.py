@@ -11,13 +11,8 @@ from constructed_videos import moving_disc, smooth_texture, still_video
 from PIL import Image
 from safetensors.torch import save_file
 
-from lamp_core.metrics import (
-    CLIP_METRICS,
-    ClipScorer,
-    MetricInputError,
-    MetricUnavailable,
-    clip_report,
-)
+from lamp_core.errors import LampError, MetricUnavailable
+from lamp_core.metrics import CLIP_METRICS, ClipScorer, clip_report
 
 TINY_CLIP = {
     "embed_dim": 16,
@@ -74,7 +69,7 @@ def test_diversity_of_copies_is_maximal(scorer):
     video = moving_disc(32, 2)
     assert scorer.diversity([video, video.copy()]) == pytest.approx(100.0, abs=1e-3)
     assert scorer.diversity(_videos()) < 100.0 - 1e-3
-    with pytest.raises(MetricInputError, match="at least 2 videos"):
+    with pytest.raises(LampError, match="at least 2 videos"):
         scorer.diversity([video])
 
 
@@ -93,7 +88,7 @@ def test_report_of_one_video_has_no_diversity(scorer):
     report = scorer.report([moving_disc(32, 2)], ["a disc"])
     assert report["diversity"] is None
     assert report["unavailable"] == {"diversity": "diversity needs at least 2 videos"}
-    with pytest.raises(MetricInputError, match="prompts: 1 given for 2 videos"):
+    with pytest.raises(LampError, match="prompts: 1 given for 2 videos"):
         scorer.report(_videos()[:2], ["a disc"])
 
 
@@ -169,5 +164,5 @@ def test_load_from_the_hub_cache_offline(saved_folder, scorer, tmp_path):
 
 
 def test_frames_are_checked(scorer):
-    with pytest.raises(MetricInputError, match="shape"):
+    with pytest.raises(LampError, match="shape"):
         scorer.consistency(smooth_texture(32))

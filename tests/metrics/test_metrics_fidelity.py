@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 from constructed_videos import moving_disc, smooth_texture
 
-from lamp_core.metrics import (
-    MetricInputError,
-    continuation_error,
-    first_frame_fidelity,
-    frame_errors,
-    psnr,
-    ssim,
-)
+from lamp_core.errors import LampError
+from lamp_core.metrics import continuation_error, first_frame_fidelity, frame_errors, psnr, ssim
 from lamp_core.metrics.fidelity import MAX_PSNR_DB
 
 
@@ -79,11 +73,11 @@ def test_frame_errors_are_per_frame():
 
 def test_bad_references_are_named():
     video = moving_disc(32, 2)
-    with pytest.raises(MetricInputError, match="ground truth: 4 frames, fewer than the video's 8"):
+    with pytest.raises(LampError, match="ground truth: 4 frames, fewer than the video's 8"):
         continuation_error(video, video[:4])
-    with pytest.raises(MetricInputError, match="ground truth: shape"):
+    with pytest.raises(LampError, match="ground truth: shape"):
         continuation_error(video, moving_disc(64, 2))
-    with pytest.raises(MetricInputError, match="first frame: expected"):
+    with pytest.raises(LampError, match="first frame: expected"):
         first_frame_fidelity(video, video)
-    with pytest.raises(MetricInputError, match="smaller than 11 px"):
+    with pytest.raises(LampError, match="smaller than 11 px"):
         first_frame_fidelity(video[:, :8, :8], video[0, :8, :8])

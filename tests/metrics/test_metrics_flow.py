@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from constructed_videos import moving_disc, still_video, translating_texture
 
+from lamp_core.errors import LampError
 from lamp_core.metrics import (
     FlowSettings,
-    MetricInputError,
     motion_direction,
     moves_in_direction,
     optical_flow,
@@ -95,7 +95,7 @@ def test_magnitude_histogram_is_a_distribution():
     ],
 )
 def test_bad_video_is_named_in_the_error(video, message):
-    with pytest.raises(MetricInputError, match=message):
+    with pytest.raises(LampError, match=message):
         optical_flow(video)
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from constructed_videos import moving_disc, still_video, translating_texture
 
-from lamp_core.metrics import MetricInputError, motion_fidelity
+from lamp_core.errors import LampError
+from lamp_core.metrics import motion_fidelity
 from lamp_core.metrics.motion_fidelity import circular_emd, linear_emd
 
 
@@ -65,10 +66,10 @@ def test_incoherent_motion_has_no_direction_cosine():
 
 
 def test_sizes_must_match():
-    with pytest.raises(MetricInputError, match="reference clip 0: frames are 64x64"):
+    with pytest.raises(LampError, match="reference clip 0: frames are 64x64"):
         motion_fidelity(_discs(2, 0), [moving_disc(64, 2)])
 
 
 def test_empty_sets_are_rejected():
-    with pytest.raises(MetricInputError, match="reference clip: needs at least 1 videos"):
+    with pytest.raises(LampError, match="reference clip: needs at least 1 videos"):
         motion_fidelity(_discs(2, 0), [])

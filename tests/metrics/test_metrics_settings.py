@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from lamp_core.errors import LampError
 from lamp_core.metrics import FlowSettings, MetricsSettings
-from lamp_core.params import ParamsError, load_params
+from lamp_core.params import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,5 +40,5 @@ def test_overrides_are_read():
     ],
 )
 def test_bad_sections_name_the_key(section, message):
-    with pytest.raises(ParamsError, match=message):
+    with pytest.raises(LampError, match=message):
         MetricsSettings.from_params({"metrics": section})

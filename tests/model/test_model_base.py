@@ -12,7 +12,8 @@ import torch
 from ldm_checkpoint import ldm_state_dict
 from safetensors.torch import save_file
 
-from lamp_core.model import BaseModelError, LAMPUNet, SDBase, load_base, unet_content_hash
+from lamp_core.errors import LampError
+from lamp_core.model import LAMPUNet, SDBase, load_base, unet_content_hash
 from lamp_core.sampling.lamp_sampler import ddim_scheduler
 
 
@@ -112,7 +113,7 @@ def test_hub_id_resolves_through_the_hugging_face_cache(
     assert base.source == "lamp-test/tiny-sd"
     assert base.content_hash == folder_base.content_hash
 
-    with pytest.raises(BaseModelError, match="lamp-test/not-cached"):
+    with pytest.raises(LampError, match="lamp-test/not-cached"):
         load_base("lamp-test/not-cached", cache_dir=tmp_path / "hub", local_files_only=True)
 
 
@@ -139,14 +140,14 @@ def test_untrusted_pickle_checkpoint_is_refused(
 ) -> None:
     path = tmp_path / "untrusted.ckpt"
     torch.save({"state_dict": ldm_checkpoint, "callback": NotATensor()}, path)
-    with pytest.raises(BaseModelError, match=r"refused.*safetensors"):
+    with pytest.raises(LampError, match=r"refused.*safetensors"):
         load_base(path, single_file_config=tiny_sd_dir)
 
 
 def test_single_file_errors(ldm_checkpoint: dict, tmp_path: Path) -> None:
     good = tmp_path / "good.safetensors"
     save_file(ldm_checkpoint, good)
-    with pytest.raises(BaseModelError, match=r"good\.safetensors: single_file_config 'nobody/nothing'"):
+    with pytest.raises(LampError, match=r"good\.safetensors: single_file_config 'nobody/nothing'"):
         load_base(good, single_file_config="nobody/nothing", cache_dir=tmp_path, local_files_only=True)
 
     sd2 = {
@@ -154,35 +155,35 @@ def test_single_file_errors(ldm_checkpoint: dict, tmp_path: Path) -> None:
         for k, v in ldm_checkpoint.items()
     }
     save_file(sd2, tmp_path / "sd2.safetensors")
-    with pytest.raises(BaseModelError, match=r"SD 2\.x"):
+    with pytest.raises(LampError, match=r"SD 2\.x"):
         load_base(tmp_path / "sd2.safetensors")
 
     save_file({"weight": torch.zeros(2)}, tmp_path / "other.safetensors")
-    with pytest.raises(BaseModelError, match="not an original-format SD checkpoint"):
+    with pytest.raises(LampError, match="not an original-format SD checkpoint"):
         load_base(tmp_path / "other.safetensors")
 
     (tmp_path / "corrupt.safetensors").write_bytes(b"\x00" * 64)
-    with pytest.raises(BaseModelError, match=r"corrupt\.safetensors: not a readable safetensors"):
+    with pytest.raises(LampError, match=r"corrupt\.safetensors: not a readable safetensors"):
         load_base(tmp_path / "corrupt.safetensors")
 
 
 def test_missing_or_unknown_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(BaseModelError, match="no such folder or file"):
+    with pytest.raises(LampError, match="no such folder or file"):
         load_base(tmp_path / "nothing-here")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "models").mkdir()
-    with pytest.raises(BaseModelError, match="not taken as a hub id"):
+    with pytest.raises(LampError, match="not taken as a hub id"):
         load_base("models/base")  # looks like org/name, but models/ is a local folder
-    with pytest.raises(BaseModelError, match="no such folder or file"):
+    with pytest.raises(LampError, match="no such folder or file"):
         load_base(str(tmp_path / "missing.safetensors"))
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(BaseModelError, match="not a model file"):
+    with pytest.raises(LampError, match="not a model file"):
         load_base(tmp_path / "notes.txt")
 
     sdxl_like = tmp_path / "sdxl"
     sdxl_like.mkdir()
     (sdxl_like / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
-    with pytest.raises(BaseModelError, match=r"no unet/ subfolder \(model_index.json: FluxPipeline\)"):
+    with pytest.raises(LampError, match=r"no unet/ subfolder \(model_index.json: FluxPipeline\)"):
         load_base(sdxl_like)
 
 
@@ -199,7 +200,7 @@ def test_bases_that_are_not_sd1_or_do_not_fit_are_refused(
     edit: dict, reason: str, tiny_sd_dir: Path, tmp_path: Path
 ) -> None:
     folder = _copy(tiny_sd_dir, tmp_path, edit)
-    with pytest.raises(BaseModelError, match=reason) as error:
+    with pytest.raises(LampError, match=reason) as error:
         load_base(folder)
     assert str(folder) in str(error.value)
 
@@ -207,5 +208,5 @@ def test_bases_that_are_not_sd1_or_do_not_fit_are_refused(
 def test_missing_component_is_named(tiny_sd_dir: Path, tmp_path: Path) -> None:
     folder = _copy(tiny_sd_dir, tmp_path)
     shutil.rmtree(folder / "vae")
-    with pytest.raises(BaseModelError, match="cannot load the VAE config"):
+    with pytest.raises(LampError, match="cannot load the VAE config"):
         load_base(folder)

@@ -11,7 +11,8 @@ from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from tiny_models import TEXT_DIM, make_lamp, make_unet, video_inputs
 from torch import nn
 
-from lamp_core.model import InflationConfig, InflationError, LAMPUNet
+from lamp_core.errors import LampError
+from lamp_core.model import InflationConfig, LAMPUNet
 from lamp_core.model.first_frame_attention import FirstFrameAttnProcessor
 from lamp_core.model.frame_context import FrameContext
 from lamp_core.model.temporal_attention import TemporalSelfAttention, TemporalTransformerBlock
@@ -199,25 +200,25 @@ def test_timestep_forms_agree() -> None:
 def test_bad_layouts_are_clear_errors() -> None:
     model = make_lamp()
     sample, timesteps, text = video_inputs(frames=3)
-    with pytest.raises(InflationError, match=r"\(batch, channels, frames, height, width\)"):
+    with pytest.raises(LampError, match=r"\(batch, channels, frames, height, width\)"):
         model(sample[:, :, 0], timesteps, text)
-    with pytest.raises(InflationError, match="at least 2 frames"):
+    with pytest.raises(LampError, match="at least 2 frames"):
         model(sample[:, :, :1], timesteps, text)
-    with pytest.raises(InflationError, match="encoder_hidden_states"):
+    with pytest.raises(LampError, match="encoder_hidden_states"):
         model(sample, timesteps, text[:1])
-    with pytest.raises(InflationError, match="timestep"):
+    with pytest.raises(LampError, match="timestep"):
         model(sample, torch.tensor([1, 2, 3]), text)
-    with pytest.raises(InflationError, match=r"outside LAMPUNet\.forward"):
+    with pytest.raises(LampError, match=r"outside LAMPUNet\.forward"):
         model.unet(sample[:, :, 0], timesteps, encoder_hidden_states=text)
 
 
 def test_refuses_to_inflate_twice_or_a_non_sd1_unet() -> None:
     model = make_lamp()
-    with pytest.raises(InflationError, match="already inflated"):
+    with pytest.raises(LampError, match="already inflated"):
         LAMPUNet.from_unet2d(model.unet)
-    with pytest.raises(InflationError, match="use_linear_projection"):
+    with pytest.raises(LampError, match="use_linear_projection"):
         LAMPUNet.from_unet2d(make_unet(use_linear_projection=True))
-    with pytest.raises(InflationError, match="UNet2DConditionModel"):
+    with pytest.raises(LampError, match="UNet2DConditionModel"):
         LAMPUNet.from_unet2d(nn.Conv2d(4, 4, 1))
 
 

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from tiny_models import TEST_BASE, make_lamp, make_unet, randomize_motion, video_inputs
 
+from lamp_core.errors import LampError
 from lamp_core.model import (
     BaseIdentity,
     InflationConfig,
     LAMPUNet,
-    MotionArtifactError,
     load_motion,
     read_motion_config,
     save_motion,
@@ -105,16 +105,16 @@ def test_refuses_an_artifact_of_another_base_unless_forced(tmp_path: Path) -> No
     save_motion(tmp_path, _tuned(seed=1))
     other = LAMPUNet.from_unet2d(make_unet(), base_identity=BaseIdentity("other", "sha256:" + "1" * 64))
     before = _output(other)
-    with pytest.raises(MotionArtifactError, match="tuned on base"):
+    with pytest.raises(LampError, match="tuned on base"):
         load_motion(tmp_path, other)
     assert torch.equal(_output(other), before)
     load_motion(tmp_path, other, force=True)
     assert not torch.equal(_output(other), before)
 
     anonymous = LAMPUNet.from_unet2d(make_unet())
-    with pytest.raises(MotionArtifactError, match="no base identity"):
+    with pytest.raises(LampError, match="no base identity"):
         load_motion(tmp_path, anonymous)
-    with pytest.raises(MotionArtifactError, match="no base identity"):
+    with pytest.raises(LampError, match="no base identity"):
         save_motion(tmp_path / "x", anonymous)
 
 
@@ -122,7 +122,7 @@ def test_refuses_an_artifact_of_another_inflation(tmp_path: Path) -> None:
     save_motion(tmp_path, _tuned(seed=1))
     assert read_motion_config(tmp_path).inflation.group_norm == "video"
     frame_norm = make_lamp(config=InflationConfig(group_norm="frame"))
-    with pytest.raises(MotionArtifactError, match="inflation"):
+    with pytest.raises(LampError, match="inflation"):
         load_motion(tmp_path, frame_norm)
 
 
@@ -131,25 +131,25 @@ def test_bad_artifacts_are_clear_errors_and_leave_the_model_unchanged(tmp_path: 
     model = make_lamp()
     before = _output(model)
 
-    with pytest.raises(MotionArtifactError, match="not found"):
+    with pytest.raises(LampError, match="not found"):
         load_motion(tmp_path / "missing", model)
 
     bad_json = tmp_path / "bad_json"
     bad_json.mkdir()
     (bad_json / MOTION_CONFIG_NAME).write_text("{not json")
-    with pytest.raises(MotionArtifactError, match="not valid JSON"):
+    with pytest.raises(LampError, match="not valid JSON"):
         load_motion(bad_json, model)
 
     wrong_format = tmp_path / "wrong_format"
     wrong_format.mkdir()
     (wrong_format / MOTION_CONFIG_NAME).write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(MotionArtifactError, match="not a LAMP motion config"):
+    with pytest.raises(LampError, match="not a LAMP motion config"):
         load_motion(wrong_format, model)
 
     no_weights = tmp_path / "no_weights"
     no_weights.mkdir()
     (no_weights / MOTION_CONFIG_NAME).write_text((tmp_path / "good" / MOTION_CONFIG_NAME).read_text())
-    with pytest.raises(MotionArtifactError, match="not found"):
+    with pytest.raises(LampError, match="not found"):
         load_motion(no_weights, model)
 
     truncated = tmp_path / "truncated"
@@ -158,7 +158,7 @@ def test_bad_artifacts_are_clear_errors_and_leave_the_model_unchanged(tmp_path: 
     (truncated / MOTION_WEIGHTS_NAME).write_bytes(
         (tmp_path / "good" / MOTION_WEIGHTS_NAME).read_bytes()[:500]
     )
-    with pytest.raises(MotionArtifactError, match="safetensors"):
+    with pytest.raises(LampError, match="safetensors"):
         load_motion(truncated, model)
 
     partial = tmp_path / "partial"
@@ -168,7 +168,7 @@ def test_bad_artifacts_are_clear_errors_and_leave_the_model_unchanged(tmp_path: 
     dropped = sorted(n for n in tensors if ".temporal_conv." in n)[0]
     del tensors[dropped]
     save_file(tensors, partial / MOTION_WEIGHTS_NAME)
-    with pytest.raises(MotionArtifactError, match="missing"):
+    with pytest.raises(LampError, match="missing"):
         load_motion(partial, model)
 
     assert torch.equal(_output(model), before)
@@ -177,7 +177,7 @@ def test_bad_artifacts_are_clear_errors_and_leave_the_model_unchanged(tmp_path: 
 def test_a_failed_save_keeps_the_previous_artifact(tmp_path: Path) -> None:
     save_motion(tmp_path, _tuned(seed=1), metadata={"run": 1})
     weights = (tmp_path / MOTION_WEIGHTS_NAME).read_bytes()
-    with pytest.raises(MotionArtifactError, match="JSON"):
+    with pytest.raises(LampError, match="JSON"):
         save_motion(tmp_path, _tuned(seed=2), metadata={"run": object()})
     assert (tmp_path / MOTION_WEIGHTS_NAME).read_bytes() == weights
     assert read_motion_config(tmp_path).metadata == {"run": 1}

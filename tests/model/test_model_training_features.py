@@ -6,7 +6,8 @@ import pytest
 import torch
 from tiny_models import make_lamp, randomize_motion, video_inputs
 
-from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationError
+from lamp_core.errors import LampError
+from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS
 
 
 def _loss(model, seed: int = 0) -> torch.Tensor:
@@ -76,7 +77,7 @@ def test_trainable_set_follows_patterns() -> None:
     selected = model.set_trainable(["*.temporal_attention.*"])
     assert selected and all(".temporal_attention." in n for n in selected)
     assert sorted(n for n, p in model.named_parameters() if p.requires_grad) == selected
-    with pytest.raises(InflationError, match="match no parameter"):
+    with pytest.raises(LampError, match="match no parameter"):
         model.set_trainable(["*.temporal_attention.*", "*.no_such_layer.*"])
 
 

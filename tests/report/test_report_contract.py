@@ -5,7 +5,8 @@ import pytest
 from sample_folders import N_FRAMES, SIZE, write_frame_cache
 
 from lamp_core.data import load_frame_cache
-from lamp_core.metrics import MetricsSettings, MetricUnavailable
+from lamp_core.errors import MetricUnavailable
+from lamp_core.metrics import MetricsSettings
 from lamp_core.params import motion_config
 from lamp_core.report import evaluate_motion, load_motion_samples
 from lamp_core.sampling import GeneratedVideo, write_sample_folder

@@ -9,15 +9,10 @@ import torch
 from sample_folders import write_motion_inputs, write_params
 
 from lamp_core.data import load_frame_cache
-from lamp_core.metrics import ClipScorer, MetricsSettings, MetricUnavailable
+from lamp_core.errors import LampError, MetricUnavailable
+from lamp_core.metrics import ClipScorer, MetricsSettings
 from lamp_core.params import evaluation_entry, load_params, motion_config
-from lamp_core.report import (
-    VIDEO_COLUMNS,
-    MotionEvaluation,
-    ReportError,
-    evaluate_motion,
-    load_motion_samples,
-)
+from lamp_core.report import VIDEO_COLUMNS, MotionEvaluation, evaluate_motion, load_motion_samples
 
 NO_CLIP = MetricUnavailable("no CLIP weights configured (test)")
 
@@ -132,7 +127,7 @@ def test_references_of_another_size_are_refused(slide_root):
     samples = load_motion_samples(slide_root / "data" / "samples" / "slide_right")
     references = load_frame_cache(slide_root / "data" / "frames" / "slide_right")
     smaller = dataclasses.replace(references, width=24)
-    with pytest.raises(ReportError, match="reference clips are 24x32"):
+    with pytest.raises(LampError, match="reference clips are 24x32"):
         evaluate_motion(motion_config(params, "slide_right"), samples, smaller, MetricsSettings(), NO_CLIP)
 
 

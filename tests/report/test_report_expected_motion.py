@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
+from lamp_core.errors import LampError
 from lamp_core.metrics import moves_in_direction
-from lamp_core.params import ParamsError, load_params
+from lamp_core.params import load_params
 from lamp_core.report import (
     DirectionCriterion,
     RollCriterion,
@@ -75,7 +76,7 @@ def test_the_shipped_params_entries_still_parse():
     ],
 )
 def test_bad_entries_are_refused_with_the_key_named(entry, message):
-    with pytest.raises(ParamsError, match=message) as error:
+    with pytest.raises(LampError, match=message) as error:
         expected_motion_from_params(entry, "spin")
     assert "evaluation.spin.expected_motion" in str(error.value)
 

@@ -7,7 +7,8 @@ import pytest
 from safetensors.numpy import save_file
 from sample_folders import eval_scenes, still_video, true_continuation, write_motion_inputs, write_sample_set
 
-from lamp_core.report import ReportError, load_motion_samples, load_sample_set
+from lamp_core.errors import LampError
+from lamp_core.report import load_motion_samples, load_sample_set
 
 
 @pytest.fixture
@@ -41,11 +42,11 @@ def test_a_sample_folder_is_read_with_its_frames_first_frames_and_scenes(samples
 
 
 def test_missing_folders_and_files_are_named(samples, tmp_path):
-    with pytest.raises(ReportError, match="run the generate stage") as error:
+    with pytest.raises(LampError, match="run the generate stage") as error:
         load_motion_samples(tmp_path / "data" / "samples" / "orbit")
     assert "orbit/tuned" in str(error.value)
     (samples / "untuned" / "videos.safetensors").unlink()
-    with pytest.raises(ReportError, match=r"no videos\.safetensors") as error:
+    with pytest.raises(LampError, match=r"no videos\.safetensors") as error:
         load_motion_samples(samples)
     assert error.value.path == samples / "untuned" / "videos.safetensors"
 
@@ -68,24 +69,24 @@ def test_missing_folders_and_files_are_named(samples, tmp_path):
 )
 def test_a_broken_index_is_refused_naming_the_file(samples, change, message):
     _rewrite_index(samples / "tuned" / "index.csv", lambda rows, header: change(rows, header))
-    with pytest.raises(ReportError, match=message) as error:
+    with pytest.raises(LampError, match=message) as error:
         load_sample_set(samples / "tuned", "tuned")
     assert "tuned" in str(error.value.path)
 
 
 def test_frames_that_are_not_uint8_videos_are_refused(samples):
     save_file({"v000": np.zeros((8, 32, 32, 3), np.float32)}, str(samples / "tuned" / "videos.safetensors"))
-    with pytest.raises(ReportError, match="expected uint8 frames"):
+    with pytest.raises(LampError, match="expected uint8 frames"):
         load_sample_set(samples / "tuned", "tuned")
 
 
 def test_variants_must_share_videos_prompts_and_seeds(samples):
     _rewrite_index(samples / "untuned" / "index.csv", lambda rows, header: (rows[:1], header))
-    with pytest.raises(ReportError, match="list different videos"):
+    with pytest.raises(LampError, match="list different videos"):
         load_motion_samples(samples)
     scenes = eval_scenes("slide_right", 2)
     write_sample_set(samples / "untuned", scenes, [still_video(s) for s in scenes], prompt="something else")
-    with pytest.raises(ReportError, match=r"prompt .* differs from the tuned model's") as error:
+    with pytest.raises(LampError, match=r"prompt .* differs from the tuned model's") as error:
         load_motion_samples(samples)
     assert error.value.path == samples / "untuned" / "index.csv"
 
@@ -94,5 +95,5 @@ def test_videos_of_different_sizes_are_refused(samples):
     scenes = eval_scenes("slide_right", 2)
     small = [np.ascontiguousarray(still_video(s)[:, :24, :24]) for s in scenes]
     write_sample_set(samples / "untuned", scenes, small)
-    with pytest.raises(ReportError, match="different sizes"):
+    with pytest.raises(LampError, match="different sizes"):
         load_motion_samples(samples)

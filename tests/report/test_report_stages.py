@@ -11,10 +11,10 @@ import yaml
 from sample_folders import run_evaluate, write_motion_inputs, write_params
 
 from lamp_core.data import load_frame_cache
+from lamp_core.errors import LampError, VideoError
 from lamp_core.report import (
     PLOT_COLUMNS,
     VIDEO_COLUMNS,
-    ReportError,
     load_motion_samples,
     motion_outputs,
     read_evaluation,
@@ -22,7 +22,6 @@ from lamp_core.report import (
 )
 from lamp_core.report.cross_motion_report import COMPARE_FILE, INDEX_FILE, PLOTS_FILE
 from lamp_core.report.motion_outputs import evaluation_path
-from lamp_core.video import VideoEncodeError
 from stages import report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +119,7 @@ def test_the_evaluate_stage_reports_missing_samples_and_keeps_earlier_results(pr
 
 def test_a_failed_gif_leaves_the_previous_report_untouched(project, monkeypatch):
     def failing_write(frames, path, fps):
-        raise VideoEncodeError(path, "disk full")
+        raise VideoError(path, "disk full", "encode_failed")
 
     folder = project / "reports" / "orbit"
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
@@ -128,7 +127,7 @@ def test_a_failed_gif_leaves_the_previous_report_untouched(project, monkeypatch)
     samples = load_motion_samples(project / "data" / "samples" / "orbit")
     references = load_frame_cache(project / "data" / "frames" / "orbit")
     monkeypatch.setattr(motion_outputs, "write_video", failing_write)
-    with pytest.raises(ReportError, match="disk full"):
+    with pytest.raises(LampError, match="disk full"):
         write_motion_outputs(evaluation, samples, references, project / "reports", n_reference_gifs=1)
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 

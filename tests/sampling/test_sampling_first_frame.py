@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from sampling_helpers import HEIGHT, WIDTH
 
+from lamp_core.errors import LampError
 from lamp_core.model import InflationConfig, SDBase
 from lamp_core.sampling import (
-    FirstFrameError,
     FirstFrameSpec,
     TextToImage,
     build_video_unet,
@@ -63,7 +63,7 @@ def test_load_image_applies_exif_rotation(tmp_path: Path) -> None:
 )
 def test_unreadable_images_are_clear_errors(tmp_path: Path, make, message: str) -> None:
     path = make(tmp_path)
-    with pytest.raises(FirstFrameError, match=message) as error:
+    with pytest.raises(LampError, match=message) as error:
         load_image(path, WIDTH, HEIGHT)
     assert str(path) in str(error.value)
 
@@ -75,7 +75,7 @@ def test_render_first_frame_is_frame_0_of_a_new_scene() -> None:
     again = render_first_frame("slide_right", 1000, WIDTH, HEIGHT)
     assert again.scene == frame.scene and '"motion": "slide_right"' in frame.scene_json
     assert render_first_frame("slide_right", 1001, WIDTH, HEIGHT).scene != frame.scene
-    with pytest.raises(FirstFrameError, match="unknown motion"):
+    with pytest.raises(LampError, match="unknown motion"):
         render_first_frame("jump", 1, WIDTH, HEIGHT)
 
 
@@ -90,7 +90,7 @@ def test_first_frame_specs_from_params() -> None:
         ({"render": {"seed": 1}, "image": "a.png"}, "must be one of"),
         ("a.png", "must be one of"),
     ]:
-        with pytest.raises(FirstFrameError, match=message):
+        with pytest.raises(LampError, match=message):
             FirstFrameSpec.from_params(bad, "motions.m.eval_prompts[0]")
 
 
@@ -105,7 +105,7 @@ def test_text_to_image_with_the_base_is_seeded_and_sized(base: SDBase) -> None:
 
 def test_text_to_image_refuses_an_inflated_base(base: SDBase) -> None:
     build_video_unet(base, InflationConfig())
-    with pytest.raises(FirstFrameError, match="already inflated"):
+    with pytest.raises(LampError, match="already inflated"):
         TextToImage.from_base(base)
 
 
@@ -115,10 +115,10 @@ def test_any_diffusers_pipeline_folder_works_and_bad_sources_are_clear(
     model = TextToImage.load(tiny_sd_dir, steps=2, local_files_only=True)
     image = model.generate(["a blue square"], [0], 24, 16)[0]  # rendered at native 32x32, then fitted
     assert image.shape == (16, 24, 3) and model.name == str(tiny_sd_dir)
-    with pytest.raises(FirstFrameError, match="cannot load it as a text-to-image pipeline"):
+    with pytest.raises(LampError, match="cannot load it as a text-to-image pipeline"):
         TextToImage.load(tmp_path / "nothing-here", local_files_only=True)
     (tmp_path / "model.safetensors").write_bytes(b"x")
-    with pytest.raises(FirstFrameError, match="single checkpoint file"):
+    with pytest.raises(LampError, match="single checkpoint file"):
         TextToImage.load(tmp_path / "model.safetensors")
 
 

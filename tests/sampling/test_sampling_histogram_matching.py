@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lamp_core.sampling import SamplingError, match_histograms, match_to_first_frame
+from lamp_core.errors import LampError
+from lamp_core.sampling import match_histograms, match_to_first_frame
 
 
 def _histograms(image: np.ndarray) -> np.ndarray:
@@ -61,5 +62,5 @@ def test_reference_of_another_size_matches_shares() -> None:
 
 
 def test_wrong_dtype_is_an_error() -> None:
-    with pytest.raises(SamplingError, match="uint8"):
+    with pytest.raises(LampError, match="uint8"):
         match_histograms(torch.zeros(1, 4, 4, 3), torch.zeros(1, 4, 4, 3, dtype=torch.uint8))

@@ -7,11 +7,11 @@ import pytest
 import torch
 from sampling_helpers import HEIGHT, WIDTH, randomize_motion
 
+from lamp_core.errors import LampError
 from lamp_core.model import InflationConfig, SDBase
 from lamp_core.sampling import (
     MemoryOptions,
     SamplingConfig,
-    SamplingError,
     build_video_unet,
     decode_latents,
     encode_frames,
@@ -136,7 +136,7 @@ def test_any_multiple_of_8_and_latent_first_frames(base: SDBase, tuned) -> None:
     latent = encode_frames(base.vae, first[None])[0]
     from_latent = sample_video(tuned, base, "a", latent, n_frames=3, config=SamplingConfig(2))
     np.testing.assert_array_equal(from_latent, video)
-    with pytest.raises(SamplingError, match="multiples of 8"):
+    with pytest.raises(LampError, match="multiples of 8"):
         sample_video(tuned, base, "a", _first_frame(width=36, height=24), n_frames=3, config=FAST)
 
 
@@ -155,13 +155,13 @@ def test_memory_options_keep_the_result(base: SDBase, tuned) -> None:
 
 
 def test_bad_calls_are_clear_errors(base: SDBase, tuned) -> None:
-    with pytest.raises(SamplingError, match="as many first frames and seeds"):
+    with pytest.raises(LampError, match="as many first frames and seeds"):
         sample_videos(tuned, base, ["a", "b"], [_first_frame()], [0, 1], n_frames=3, config=FAST)
-    with pytest.raises(SamplingError, match="at least 2 frames"):
+    with pytest.raises(LampError, match="at least 2 frames"):
         sample_video(tuned, base, "a", _first_frame(), n_frames=1, config=FAST)
-    with pytest.raises(SamplingError, match="init_latents must have shape"):
+    with pytest.raises(LampError, match="init_latents must have shape"):
         sample_video(
             tuned, base, "a", _first_frame(), n_frames=3, config=FAST, init_latents=torch.zeros(4, 5, 6, 8)
         )
-    with pytest.raises(SamplingError, match="num_inference_steps"):
+    with pytest.raises(LampError, match="num_inference_steps"):
         SamplingConfig(num_inference_steps=0)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sampling_helpers import HEIGHT, WIDTH, randomize_motion
 
+from lamp_core.errors import LampError
 from lamp_core.model import InflationConfig, SDBase
 from lamp_core.sampling import (
     SamplingConfig,
-    SamplingError,
     build_video_unet,
     render_first_frame,
     sample_long_video,
@@ -24,7 +24,7 @@ def test_window_count() -> None:
     assert window_count(17, 16) == 2  # 16 + 15
     assert window_count(31, 16) == 2
     assert window_count(32, 16) == 3
-    with pytest.raises(SamplingError):
+    with pytest.raises(LampError):
         window_count(10, 1)
 
 

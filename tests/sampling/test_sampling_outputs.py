@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lamp_core.errors import LampError
 from lamp_core.report.samples import load_sample_set
 from lamp_core.sampling import (
     INDEX_COLUMNS,
     FirstFrame,
     GeneratedVideo,
     GenerateSettings,
-    SamplingError,
     contact_sheet,
     parse_eval_prompts,
     render_first_frame,
@@ -73,7 +73,7 @@ def test_eval_prompts_parse_and_fill_captions() -> None:
     ],
 )
 def test_bad_eval_prompts_name_the_entry(entries, message: str) -> None:
-    with pytest.raises(SamplingError, match=message):
+    with pytest.raises(LampError, match=message):
         parse_eval_prompts("orbit", entries, base_seed=0)
 
 
@@ -81,11 +81,11 @@ def test_generate_settings_from_params() -> None:
     settings = GenerateSettings.from_params({"num_inference_steps": 25, "vae_slicing": True, "batch_size": 3})
     assert settings.sampling.num_inference_steps == 25 and settings.sampling.guidance_scale == 12.5
     assert settings.memory.vae_slicing and settings.batch_size == 3
-    with pytest.raises(SamplingError, match="unknown setting"):
+    with pytest.raises(LampError, match="unknown setting"):
         GenerateSettings.from_params({"steps": 25})
-    with pytest.raises(SamplingError, match="expected an integer"):
+    with pytest.raises(LampError, match="expected an integer"):
         GenerateSettings.from_params({"num_inference_steps": 2.5})
-    with pytest.raises(SamplingError, match="true or false"):
+    with pytest.raises(LampError, match="true or false"):
         GenerateSettings.from_params({"adain": "no"})
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lamp_core.sampling import SamplingError, mix_shared_noise, shared_noise
+from lamp_core.errors import LampError
+from lamp_core.sampling import mix_shared_noise, shared_noise
 
 
 def test_mix_is_the_stated_weighted_sum_without_renormalising() -> None:
@@ -46,5 +47,5 @@ def test_a_videos_noise_does_not_depend_on_its_batch_and_seeds_differ() -> None:
 
 
 def test_weight_out_of_range_is_an_error() -> None:
-    with pytest.raises(SamplingError, match=r"in \[0, 1\]"):
+    with pytest.raises(LampError, match=r"in \[0, 1\]"):
         mix_shared_noise(torch.zeros(1), torch.zeros(1), 1.5)

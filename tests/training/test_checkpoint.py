@@ -7,13 +7,8 @@ import errno
 import pytest
 import torch
 
-from lamp_core.training import (
-    Checkpoint,
-    CheckpointError,
-    latest_checkpoint_step,
-    load_latest_checkpoint,
-    save_checkpoint,
-)
+from lamp_core.errors import LampError
+from lamp_core.training import Checkpoint, latest_checkpoint_step, load_latest_checkpoint, save_checkpoint
 from lamp_core.training import checkpoint as checkpoint_module
 
 
@@ -64,7 +59,7 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(checkpoint_module.torch, "save", no_space)
     with pytest.raises(
-        CheckpointError,
+        LampError,
         match=r"step_0000004: cannot write the checkpoint \(No space left on device\); kept step_0000002",
     ):
         save_checkpoint(tmp_path, _checkpoint(4))
@@ -75,6 +70,6 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> None:
 def test_an_unwritable_folder_is_a_clear_error(tmp_path) -> None:
     blocker = tmp_path / "checkpoints"
     blocker.write_text("a file where the folder should be")
-    with pytest.raises(CheckpointError, match="checkpoints/step_0000002: cannot write the checkpoint"):
+    with pytest.raises(LampError, match="checkpoints/step_0000002: cannot write the checkpoint"):
         save_checkpoint(blocker, _checkpoint(2))
     assert blocker.read_text() == "a file where the folder should be"

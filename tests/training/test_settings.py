@@ -6,8 +6,9 @@ import importlib.util
 
 import pytest
 
+from lamp_core.errors import LampError
 from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig
-from lamp_core.training import ModelSettings, TuneSettings, TuneSettingsError, base_source
+from lamp_core.training import ModelSettings, TuneSettings, base_source
 
 
 def test_defaults_and_yaml_spellings() -> None:
@@ -32,13 +33,13 @@ def test_defaults_and_yaml_spellings() -> None:
     ],
 )
 def test_bad_tune_settings_name_the_key(values, message) -> None:
-    with pytest.raises(TuneSettingsError, match=message):
+    with pytest.raises(LampError, match=message):
         TuneSettings.from_dict(values)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed")
 def test_8bit_adam_without_bitsandbytes_is_a_clear_error() -> None:
-    with pytest.raises(TuneSettingsError, match="bitsandbytes is not installed"):
+    with pytest.raises(LampError, match="bitsandbytes is not installed"):
         TuneSettings(use_8bit_adam=True)
 
 
@@ -46,13 +47,13 @@ def test_model_settings() -> None:
     assert ModelSettings.from_dict(None) == ModelSettings(InflationConfig(), DEFAULT_TRAINABLE_PATTERNS)
     settings = ModelSettings.from_dict({"group_norm": "frame", "trainable": ["*.gate.*"]})
     assert settings.inflation.group_norm == "frame" and settings.trainable_patterns == ("*.gate.*",)
-    with pytest.raises(TuneSettingsError, match="group_norm must be 'video' or 'frame'"):
+    with pytest.raises(LampError, match="group_norm must be 'video' or 'frame'"):
         ModelSettings.from_dict({"group_norm": "batch"})
-    with pytest.raises(TuneSettingsError, match=r"model\.trainable must be a list of glob patterns"):
+    with pytest.raises(LampError, match=r"model\.trainable must be a list of glob patterns"):
         ModelSettings.from_dict({"trainable": "*.gate.*"})
 
 
 def test_base_source_must_be_set() -> None:
     assert base_source({"base": {"model": "models/tiny-sd"}}) == "models/tiny-sd"
-    with pytest.raises(TuneSettingsError, match=r"`base\.model` is not set"):
+    with pytest.raises(LampError, match=r"`base\.model` is not set"):
         base_source({"base": {}})

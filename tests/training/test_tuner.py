@@ -12,10 +12,11 @@ import torch
 from accelerate.state import AcceleratorState
 from conftest import MOTION, STEPS, assert_same_weights, make_project, motion_weights, project_job
 
-from lamp_core.model import BaseModelError, LAMPUNet, load_base, load_motion, read_motion_config
+from lamp_core.errors import LampError
+from lamp_core.model import LAMPUNet, load_base, load_motion, read_motion_config
 from lamp_core.tiny_base.components import build_tiny_sd_components, save_tiny_sd
-from lamp_core.training import NonFiniteLossError, TuneOutputError, tune_motion
 from lamp_core.training import publish as publish_module
+from lamp_core.training import tune_motion
 from lamp_core.training import tuner as tuner_module
 
 
@@ -84,10 +85,10 @@ def test_a_diverging_run_stops_keeps_its_last_good_checkpoint_and_publishes_noth
     before = {p.name: p.read_bytes() for p in earlier.iterdir()}
 
     with pytest.raises(
-        NonFiniteLossError, match=r"step 2: the loss is nan.*last good checkpoint \(step 1\)"
+        LampError, match=r"step 2: the loss is nan.*last good checkpoint \(step 1\)"
     ) as caught:
         tune_motion(project_job(project, learning_rate=1e10, checkpoint_every=1))
-    assert caught.value.step == 2
+    assert caught.value.path == project / "data" / "checkpoints" / MOTION
     checkpoints = project / "data" / "checkpoints" / MOTION
     assert sorted(p.name for p in checkpoints.iterdir()) == ["latents.safetensors", "step_0000001"]
     assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
@@ -127,7 +128,7 @@ def _too_coarse(tiny_sd_dir: Path, tmp_path: Path) -> Path:
 def test_an_unusable_base_is_refused_before_training(tiny_sd_dir, tmp_path, make_base, message) -> None:
     base = make_base(tiny_sd_dir, tmp_path)
     project = make_project(tmp_path / "project", base)
-    with pytest.raises(BaseModelError, match=message):
+    with pytest.raises(LampError, match=message):
         tune_motion(project_job(project))
     assert not list((project / "data" / "checkpoints" / MOTION).iterdir())
     assert not (project / "data" / "motions" / MOTION).exists()
@@ -136,7 +137,7 @@ def test_an_unusable_base_is_refused_before_training(tiny_sd_dir, tmp_path, make
 def test_an_unwritable_output_folder_is_refused_before_training(tiny_sd_dir, tmp_path) -> None:
     project = make_project(tmp_path / "project", tiny_sd_dir)
     (project / "data" / "motions").write_text("a file where the output folder should be")
-    with pytest.raises(TuneOutputError, match=r"data/motions: cannot write here"):
+    with pytest.raises(LampError, match=r"data/motions: cannot write here"):
         tune_motion(project_job(project))
     assert not (project / "data" / "checkpoints" / MOTION / "latents.safetensors").exists()
 
@@ -146,9 +147,7 @@ def test_too_little_free_space_is_refused_before_training(tiny_sd_dir, tmp_path,
     monkeypatch.setattr(
         tuner_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 1000)
     )
-    with pytest.raises(
-        TuneOutputError, match=r"not enough free space: the run writes about \d+ MB, 0 MB free"
-    ):
+    with pytest.raises(LampError, match=r"not enough free space: the run writes about \d+ MB, 0 MB free"):
         tune_motion(project_job(project))
     assert not [
         p for p in (project / "data" / "checkpoints" / MOTION).iterdir() if p.name.startswith("step_")
@@ -168,7 +167,7 @@ def test_disk_full_when_publishing_loses_nothing_and_a_rerun_publishes(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(publish_module, "save_motion", no_space)
-    with pytest.raises(TuneOutputError, match=r"No space left on device\); nothing was published"):
+    with pytest.raises(LampError, match=r"No space left on device\); nothing was published"):
         tune_motion(project_job(project, steps=STEPS))
     assert [p.name for p in earlier.iterdir()] == ["motion_config.json"]
     assert (earlier / "motion_config.json").read_text() == "an earlier artifact"
