@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 
 import torch
 
+from lamp_core.atomic_write import write_text
 from lamp_core.errors import LampError
 
 from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
@@ -424,15 +424,10 @@ def write_report(
     }
     suffix = f"_{args.tag}" if args.tag else ""
     path = args.output_dir / f"{preset.name}_{benchmark}{suffix}.json"
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BenchmarkError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
-    return path
+        return write_text(path, json.dumps(report, indent=2) + "\n")
+    except LampError as exc:
+        raise BenchmarkError(f"cannot write the report: {exc}") from None
 
 
 def main_guard(run: Callable[[], int]) -> int:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import psutil
 
+from lamp_core.atomic_write import write_text
+from lamp_core.errors import LampError
+
 TIMINGS_FOLDER = Path("reports") / "timings"
 RUN_MARKER = "run.json"  # written when a pipeline run starts (`python -m stages.timings --start`)
 STAGE_ENV = "DVC_STAGE"
@@ -66,20 +69,14 @@ def run_timed(main: Callable[[], int]) -> int:
         )
         try:
             write_stage_time(record, timings_folder())
-        except OSError as exc:
+        except LampError as exc:
             print(f"warning: {timings_folder()}: cannot record the stage's time ({exc})", flush=True)
     return exit_code
 
 
 def write_stage_time(record: StageTime, folder: str | Path) -> Path:
     """Write `record` to `<folder>/<stage>.json` (a temporary name, then a rename)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record.stage}.json"
-    partial = folder / f".{path.name}.partial"
-    partial.write_text(json.dumps(asdict(record)) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_text(Path(folder) / f"{record.stage}.json", json.dumps(asdict(record)) + "\n")
 
 
 def read_stage_times(folder: str | Path) -> dict[str, StageTime]:

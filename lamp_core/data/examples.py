@@ -9,7 +9,6 @@ resizes and crops them.
 from __future__ import annotations
 
 import csv
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lamp_core.atomic_write import replacing
 from lamp_core.data.captions import SIDECAR_NAME
 from lamp_core.errors import LampError
 from lamp_core.video import write_video
@@ -88,12 +88,13 @@ def render_examples(spec: ExampleSpec, out_dir: str | Path) -> list[Path]:
         captions.append(scene.caption)
     for stale in set(_our_clips(out_dir, spec.motion)) - set(paths):
         stale.unlink()
-    partial = out_dir / f".{SIDECAR_NAME}.partial"
-    with partial.open("w", encoding="utf-8", newline="") as handle:
+    with (
+        replacing(out_dir / SIDECAR_NAME) as partial,
+        partial.open("w", encoding="utf-8", newline="") as handle,
+    ):
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("file", "caption"))
         writer.writerows((path.name, caption) for path, caption in zip(paths, captions, strict=True))
-    os.replace(partial, out_dir / SIDECAR_NAME)
     return paths
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lamp_core.atomic_write import replacing
 from lamp_core.data.captions import CaptionSpec
 from lamp_core.data.ingest import RECOMMENDED_CLIPS
 from lamp_core.data.manifest import MANIFEST_NAME, read_manifest
@@ -182,9 +182,8 @@ def _write(frames_dir: Path, cache: FrameCache, motion: str) -> None:
         "width": f"{cache.width}",
         "height": f"{cache.height}",
     }
-    partial = frames_dir / f".{CLIPS_FILE}.partial"
-    write_uint8_safetensors(partial, cache.clips, metadata)
-    os.replace(partial, frames_dir / CLIPS_FILE)
+    with replacing(frames_dir / CLIPS_FILE) as partial:
+        write_uint8_safetensors(partial, cache.clips, metadata)
     _write_rows(frames_dir / CAPTIONS_FILE, ("clip", "caption"), cache.captions.items())
     n_frames = {key: len(clip) for key, clip in cache.clips.items()}
     _write_rows(
@@ -221,12 +220,10 @@ def write_uint8_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata
 
 
 def _write_rows(path: Path, header: tuple[str, ...], rows) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", encoding="utf-8", newline="") as handle:
+    with replacing(path) as partial, partial.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-    os.replace(partial, path)
 
 
 def _read_two_columns(path: Path, key: str, value: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lamp_core.atomic_write import write_text_if_changed
 from lamp_core.data.captions import SIDECAR_NAME, read_sidecar_captions, sidecar_caption
 from lamp_core.data.manifest import (
     MANIFEST_NAME,
@@ -31,7 +32,6 @@ from lamp_core.data.manifest import (
     ManifestRow,
     read_manifest,
     write_manifest,
-    write_text_if_changed,
 )
 from lamp_core.errors import LampError, VideoError
 from lamp_core.params import MotionConfig

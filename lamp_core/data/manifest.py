@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from lamp_core.atomic_write import write_text_if_changed
 from lamp_core.errors import LampError
 
 MANIFEST_NAME = "manifest.csv"
@@ -56,19 +56,6 @@ def write_manifest(path: str | Path, rows: list[ManifestRow]) -> None:
     writer.writerow(COLUMNS)
     writer.writerows([_cell(getattr(row, name)) for name in COLUMNS] for row in rows)
     write_text_if_changed(path, buffer.getvalue())
-
-
-def write_text_if_changed(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (temporary file + rename), unless it already holds exactly that."""
-    try:
-        if path.read_bytes() == text.encode("utf-8"):
-            return
-    except OSError:
-        pass
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.replace(partial, path)
 
 
 def read_manifest(path: str | Path) -> list[ManifestRow]:

@@ -14,7 +14,6 @@ same LAMPUNet to switch motion without reloading the base.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
 
 from .base_identity import BaseIdentity
@@ -91,11 +91,10 @@ def save_motion(
     }
     weights_path, config_path = directory / MOTION_WEIGHTS_NAME, directory / MOTION_CONFIG_NAME
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, _temporary(weights_path), metadata={"format": ARTIFACT_FORMAT})
-        _temporary(config_path).write_text(config_text, encoding="utf-8")
-        os.replace(_temporary(weights_path), weights_path)
-        os.replace(_temporary(config_path), config_path)
+        with replacing(weights_path) as partial:
+            save_file(tensors, partial, metadata={"format": ARTIFACT_FORMAT})
+        with replacing(config_path) as partial:
+            partial.write_text(config_text, encoding="utf-8")
     except OSError as exc:
         raise LampError(f"{directory}: cannot write the motion artifact ({exc})") from None
     return directory
@@ -172,7 +171,3 @@ def load_motion(directory: str | Path, model: LAMPUNet, *, force: bool = False) 
     except LampError as exc:
         raise LampError(f"{weights_path}: {exc}") from None
     return config
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(path.name + ".tmp")

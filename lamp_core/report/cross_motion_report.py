@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lamp_core.report.atomic_write import replace_text
+from lamp_core.atomic_write import write_text
 from lamp_core.report.compare_table import compare_table
 from lamp_core.report.html_page import render_index_html
 from lamp_core.report.motion_outputs import evaluation_path, read_evaluation
@@ -27,4 +27,4 @@ def write_cross_motion_report(motions: Sequence[str], reports_dir: str | Path) -
         INDEX_FILE: render_index_html(evaluations),
         PLOTS_FILE: plot_csv(evaluations),
     }
-    return [replace_text(reports_dir / name, text) for name, text in outputs.items()]
+    return [write_text(reports_dir / name, text) for name, text in outputs.items()]

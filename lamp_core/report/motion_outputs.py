@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -25,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from lamp_core.atomic_write import replacing, write_text
 from lamp_core.data import FrameCache
 from lamp_core.errors import LampError, VideoError
-from lamp_core.report.atomic_write import replace_text
 from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation
 from lamp_core.report.samples import SampleSet
 from lamp_core.video import write_video
@@ -70,11 +69,11 @@ def write_motion_outputs(
         metrics=evaluation.metrics,
         videos=rows,
     )
-    replace_text(folder / VIDEOS_FILE, _csv_text(rows))
-    replace_text(
+    write_text(folder / VIDEOS_FILE, _csv_text(rows))
+    write_text(
         evaluation_path(reports_dir, evaluation.motion), json.dumps(completed.to_dict(), indent=1) + "\n"
     )
-    replace_text(folder / METRICS_FILE, json.dumps(evaluation.metrics, indent=2) + "\n")
+    write_text(folder / METRICS_FILE, json.dumps(evaluation.metrics, indent=2) + "\n")
     return folder
 
 
@@ -98,43 +97,29 @@ def _write_media(
     sample_rate: int,
 ) -> dict[tuple[str, str], str]:
     """Write all GIFs into a fresh folder, then swap it in for `<folder>/media`; (variant, id) -> path."""
-    staging = folder / f".{MEDIA_DIR}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
     written: dict[tuple[str, str], str] = {}
     try:
-        for variant, sample_set in samples.items():
-            for index, video in enumerate(sample_set.videos):
-                name = video.video_id if _SAFE_NAME.fullmatch(video.video_id) else f"video_{index:03d}"
-                target = staging / variant / f"{name}.gif"
-                if video.gif is not None and video.gif.is_file():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(video.gif, target)
-                else:
-                    write_video(video.frames, target, video.fps)
-                written[(variant, video.video_id)] = f"{MEDIA_DIR}/{variant}/{name}.gif"
-        shown = [row["video_id"] for row in evaluation.videos if row["variant"] == "reference"]
-        for key in shown[:n_reference_gifs]:
-            clip = np.ascontiguousarray(references.clips[key][::sample_rate])
-            write_video(clip, staging / "reference" / f"{key}.gif", references.fps)
-            written[("reference", key)] = f"{MEDIA_DIR}/reference/{key}.gif"
-        staging.mkdir(parents=True, exist_ok=True)
-        _swap_in(staging, folder / MEDIA_DIR)
+        with replacing(folder / MEDIA_DIR, folder=True) as staging:
+            for variant, sample_set in samples.items():
+                for index, video in enumerate(sample_set.videos):
+                    name = video.video_id if _SAFE_NAME.fullmatch(video.video_id) else f"video_{index:03d}"
+                    target = staging / variant / f"{name}.gif"
+                    if video.gif is not None and video.gif.is_file():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(video.gif, target)
+                    else:
+                        write_video(video.frames, target, video.fps)
+                    written[(variant, video.video_id)] = f"{MEDIA_DIR}/{variant}/{name}.gif"
+            shown = [row["video_id"] for row in evaluation.videos if row["variant"] == "reference"]
+            for key in shown[:n_reference_gifs]:
+                clip = np.ascontiguousarray(references.clips[key][::sample_rate])
+                write_video(clip, staging / "reference" / f"{key}.gif", references.fps)
+                written[("reference", key)] = f"{MEDIA_DIR}/reference/{key}.gif"
     except VideoError as exc:
         raise LampError(exc.path, f"cannot write a GIF for the report ({exc.reason})") from None
     except OSError as exc:
         raise LampError(folder / MEDIA_DIR, f"cannot write the report's media ({exc})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return written
-
-
-def _swap_in(new: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:

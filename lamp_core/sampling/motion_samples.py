@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase, load_base, load_motion, read_motion_config
 from lamp_core.params import MotionConfig
@@ -26,7 +27,7 @@ from .device_placement import resolve_device, resolve_dtype
 from .eval_prompts import EvalPrompt
 from .first_frame import FirstFrame, resolve_first_frames
 from .lamp_sampler import sample_videos
-from .sample_folder import CONTACT_SHEET_FILE, GeneratedVideo, staged_folder, write_sample_folder
+from .sample_folder import CONTACT_SHEET_FILE, GeneratedVideo, write_sample_folder
 from .sampling_config import MemoryOptions, SamplingConfig
 from .text_to_image import TextToImage
 from .video_model import build_video_unet
@@ -141,7 +142,7 @@ def _generate(
         timings[f"{variant}_seconds_per_video"] = elapsed / len(prompts)
         logger.info("%s %s: %d videos in %.1f s", motion.name, variant, len(prompts), elapsed)
 
-    with staged_folder(out_dir) as staging:
+    with replacing(out_dir, folder=True) as staging:
         for variant in VARIANTS:
             write_sample_folder(staging / variant, generated[variant], motion.fps)
         rows = [video for pair in zip(*generated.values(), strict=True) for video in pair]

@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import csv
-import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,24 +98,3 @@ def write_sample_folder(folder: str | Path, videos: Sequence[GeneratedVideo], fp
         writer.writeheader()
         writer.writerows(rows)
     return folder
-
-
-@contextmanager
-def staged_folder(final: str | Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside `final`; on success it replaces `final`, on failure it is
-    removed and `final` (earlier results) is left as it was."""
-    final = Path(final)
-    staging = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)

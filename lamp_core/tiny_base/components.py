@@ -9,7 +9,6 @@ path, subfolder="unet")`, `CLIPTokenizer.from_pretrained(path, subfolder="tokeni
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
 from lamp_core.tiny_base.tokenizer import (
     BOS_TOKEN,
@@ -153,8 +153,6 @@ def save_tiny_sd(components: dict[str, Any], path: str | Path) -> Path:
     missing = sorted({"unet", "vae", "text_encoder", "tokenizer", "scheduler"} - set(components))
     if missing:
         raise LampError(f"cannot save {path}: components lack {', '.join(missing)}")
-    staging = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
     pipeline = StableDiffusionPipeline(
         vae=components["vae"],
         text_encoder=components["text_encoder"],
@@ -165,17 +163,9 @@ def save_tiny_sd(components: dict[str, Any], path: str | Path) -> Path:
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    pipeline.save_pretrained(staging, safe_serialization=True)
-    _write_clip_tokenizer_files(components["tokenizer"], staging / "tokenizer")
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        path.rename(old)
-        staging.rename(path)
-        shutil.rmtree(old)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(path)
+    with replacing(path, folder=True) as staging:
+        pipeline.save_pretrained(staging, safe_serialization=True)
+        _write_clip_tokenizer_files(components["tokenizer"], staging / "tokenizer")
     return path
 
 

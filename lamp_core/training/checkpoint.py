@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lamp_core.atomic_write import recover_interrupted_replace, replacing
 from lamp_core.errors import LampError
-
-from .durable import flush_to_disk
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +64,6 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> Path:
     """
     directory = Path(directory)
     final = directory / checkpoint_name(checkpoint.step)
-    partial = directory / f".{final.name}.partial"
     state = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
@@ -75,28 +72,21 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> Path:
         "history": checkpoint.history,
         "rank_digests": checkpoint.rank_digests,
     }
+    weights = {name: t.detach().to("cpu").contiguous() for name, t in checkpoint.weights.items()}
     try:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        weights = {name: t.detach().to("cpu").contiguous() for name, t in checkpoint.weights.items()}
-        save_file(weights, partial / WEIGHTS_FILE)
-        torch.save(
-            {
-                "optimizer": checkpoint.optimizer,
-                "lr_scheduler": checkpoint.lr_scheduler,
-                "grad_scaler": checkpoint.grad_scaler,
-            },
-            partial / OPTIMIZER_FILE,
-        )
-        (partial / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-        for name in (WEIGHTS_FILE, OPTIMIZER_FILE, STATE_FILE):
-            flush_to_disk(partial / name)
-        if final.exists():  # the same step saved before (e.g. a re-run that ended there): replace it
-            shutil.rmtree(final)
-        os.replace(partial, final)
-        flush_to_disk(directory)
+        # the same step saved before (e.g. a re-run that ended there) is replaced
+        with replacing(final, folder=True, durable=True) as partial:
+            save_file(weights, partial / WEIGHTS_FILE)
+            torch.save(
+                {
+                    "optimizer": checkpoint.optimizer,
+                    "lr_scheduler": checkpoint.lr_scheduler,
+                    "grad_scaler": checkpoint.grad_scaler,
+                },
+                partial / OPTIMIZER_FILE,
+            )
+            (partial / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
-        shutil.rmtree(partial, ignore_errors=True)
         kept = [p.name for p in _complete_checkpoints(directory) if p != final]
         note = f"; kept {kept[-1]}" if kept else ""
         raise LampError(final, f"cannot write the checkpoint ({exc.strerror or exc}){note}") from None
@@ -147,9 +137,14 @@ def latest_checkpoint_step(directory: str | Path) -> int | None:
 
 
 def remove_partial_checkpoints(directory: str | Path) -> None:
-    """Remove folders a killed run left half-written (never complete checkpoints)."""
+    """Remove folders a killed run left half-written (never complete checkpoints).
+
+    A kill while a checkpoint replaced one of the same step leaves the older one aside: it is restored.
+    """
     directory = Path(directory)
     if directory.is_dir():
+        for aside in directory.glob(f".{CHECKPOINT_PREFIX}*.old"):
+            recover_interrupted_replace(aside.with_name(aside.name[1 : -len(".old")]))
         for partial in directory.glob(f".{CHECKPOINT_PREFIX}*.partial"):
             shutil.rmtree(partial, ignore_errors=True)
 

@@ -12,7 +12,6 @@ The cache can be saved beside the checkpoints, so a resumed run does not encode 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
 
 from .window_dataset import Window
@@ -77,15 +77,11 @@ class LatentCache:
         for i, (mean, std) in enumerate(zip(self.mean, self.std, strict=True)):
             tensors[f"mean.{i:04d}"] = mean.contiguous()
             tensors[f"std.{i:04d}"] = std.contiguous()
-        partial = path.with_name(f".{path.name}.partial")
+        metadata = {"fingerprint": self.fingerprint, "clips": str(len(self.mean))}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_file(
-                tensors, partial, metadata={"fingerprint": self.fingerprint, "clips": str(len(self.mean))}
-            )
-            os.replace(partial, path)
+            with replacing(path) as partial:
+                save_file(tensors, partial, metadata=metadata)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
             raise LampError(path, f"cannot write the latent cache ({exc.strerror or exc})") from None
 
     @classmethod

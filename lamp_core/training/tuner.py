@@ -35,6 +35,7 @@ from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from lamp_core.atomic_write import recover_interrupted_replace
 from lamp_core.data import FrameCache, load_frame_cache
 from lamp_core.errors import LampError, VideoError
 from lamp_core.model import LAMPUNet, SDBase, load_base, unet_content_hash
@@ -50,7 +51,7 @@ from .checkpoint import (
 from .lamp_loss import lamp_loss_step
 from .latent_cache import LATENT_CACHE_FILE, LatentCache, build_latent_cache
 from .model_card import build_model_card
-from .publish import publish_motion, recover_interrupted_publish
+from .publish import publish_motion
 from .run_identity import data_record, fingerprint
 from .settings import ModelSettings, TuneSettings
 from .training_log import LEARNING_RATE, LOSS, TrainingLog
@@ -399,7 +400,7 @@ def _prepare_folders(paths: TunePaths) -> None:
         except OSError as exc:
             raise LampError(folder, f"cannot write here ({exc.strerror or exc})") from None
     try:
-        recover_interrupted_publish(paths.output)
+        recover_interrupted_replace(paths.output)
     except OSError as exc:
         raise LampError(
             paths.output, f"cannot restore the previous artifact ({exc.strerror or exc})"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import ffmpeg
 import numpy as np
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError, VideoError
 from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, file_url, fps_string, run_ffmpeg
 
@@ -43,18 +43,16 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float, *, crf: int = 
     _, height, width, _ = frames.shape
     size, rate = f"{width}x{height}", fps_string(fps)
     source = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=size, framerate=rate)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    spec = _mp4_output(source, partial, fps, crf) if suffix == ".mp4" else _gif_output(source, partial)
     try:
-        run_ffmpeg(spec, input_bytes=np.ascontiguousarray(frames).tobytes())
-        os.replace(partial, path)
+        with replacing(path) as partial:
+            spec = (
+                _mp4_output(source, partial, fps, crf) if suffix == ".mp4" else _gif_output(source, partial)
+            )
+            run_ffmpeg(spec, input_bytes=np.ascontiguousarray(frames).tobytes())
     except LampError as exc:
         raise VideoError(path, str(exc), "encode_failed") from None
     except OSError as exc:
         raise VideoError(path, f"cannot write the file ({exc.strerror})", "encode_failed") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

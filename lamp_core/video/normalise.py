@@ -8,13 +8,14 @@ portrait phone videos come out upright. Encodes are bit-exact: the same source g
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
 
+from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError, VideoError
 from lamp_core.video.ffmpeg_cli import BITEXACT_OUTPUT, file_url, fps_string, run_ffmpeg
 from lamp_core.video.probe import VideoInfo, count_frames
@@ -74,17 +75,13 @@ def normalise_video(info: VideoInfo, segments: Sequence[Segment], spec: Normalis
     """
     if not segments:
         raise ValueError("no segments to write")
-    partials = [seg.path.with_name(f".{seg.path.name}.partial") for seg in segments]
     try:
-        warnings = run_ffmpeg(_command(info, segments, partials, spec), timeout=spec.timeout)
-        counts = [count_frames(partial) for partial in partials]
-        for partial, seg in zip(partials, segments, strict=True):
-            os.replace(partial, seg.path)
+        with ExitStack() as replaced:  # every clip replaces its file only when all of them were written
+            partials = [replaced.enter_context(replacing(seg.path)) for seg in segments]
+            warnings = run_ffmpeg(_command(info, segments, partials, spec), timeout=spec.timeout)
+            counts = [count_frames(partial) for partial in partials]
     except LampError as exc:
         raise VideoError(info.path, str(exc), "normalise_failed") from None
-    finally:
-        for partial in partials:
-            partial.unlink(missing_ok=True)
     return NormaliseResult(frame_counts=counts, warnings=warnings)
 
 

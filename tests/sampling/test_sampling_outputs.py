@@ -22,7 +22,6 @@ from lamp_core.sampling import (
     render_first_frame,
     write_sample_folder,
 )
-from lamp_core.sampling.sample_folder import staged_folder
 from lamp_core.video import probe_video
 
 
@@ -110,14 +109,3 @@ def test_sample_folder_is_what_the_evaluate_stage_reads(tmp_path: Path) -> None:
     assert (
         by_id["video_00"].scene == rendered.scene and by_id["video_01"].first_frame_source == "image:cat.png"
     )
-
-
-def test_staged_folder_keeps_earlier_results_on_failure(tmp_path: Path) -> None:
-    final = tmp_path / "samples"
-    with staged_folder(final) as staging:
-        (staging / "a.txt").write_text("first")
-    with pytest.raises(RuntimeError), staged_folder(final) as staging:
-        (staging / "a.txt").write_text("second")
-        raise RuntimeError("sampling failed")
-    assert (final / "a.txt").read_text() == "first"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples"]

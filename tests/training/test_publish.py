@@ -7,9 +7,9 @@ import os
 
 from tiny_models import make_lamp
 
+from lamp_core.atomic_write import partial_path, previous_path, recover_interrupted_replace
 from lamp_core.model import BaseIdentity, LAMPUNet, read_motion_config
 from lamp_core.training import publish_motion
-from lamp_core.training.publish import previous_folder, recover_interrupted_publish, staging_folder
 
 CARD = {
     "motion": "slide",
@@ -58,10 +58,10 @@ def test_a_kill_between_the_two_renames_gets_the_earlier_artifact_back(tmp_path)
     publish_motion(output, _unet(), metadata={"steps": 3}, card=CARD)
     before = {p.name: p.read_bytes() for p in output.iterdir()}
     # the state a kill leaves after `output -> .slide.old` and before `.slide.partial -> output`
-    staging_folder(output).mkdir()
-    (staging_folder(output) / "motion.safetensors").write_bytes(b"half-written")
-    os.replace(output, previous_folder(output))
+    partial_path(output).mkdir()
+    (partial_path(output) / "motion.safetensors").write_bytes(b"half-written")
+    os.replace(output, previous_path(output))
 
-    recover_interrupted_publish(output)
+    recover_interrupted_replace(output)
     assert {p.name: p.read_bytes() for p in output.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slide"]
