@@ -55,7 +55,7 @@ def caption_key(name: str) -> str:
 
 
 def read_sidecar_captions(path: str | Path) -> dict[str, str]:
-    """Read a `file,caption` CSV into {file: caption}; CaptionsError names the file and the problem.
+    """Read a `file,caption` CSV into {file: caption}; LampError names the file and the problem.
 
     Files are matched by `caption_key` (a path relative to the raw folder, or just the file name).
     Rows with an empty caption are skipped; a file named twice keeps its last caption.

@@ -70,7 +70,7 @@ def render_examples(spec: ExampleSpec, out_dir: str | Path) -> list[Path]:
     """Render `spec` into `out_dir` (clips + captions.csv); return the clip paths.
 
     The folder may hold only files this function writes: anything else (a user's own videos) makes it
-    refuse with ExamplesError rather than mix or delete them.
+    refuse with LampError rather than mix or delete them.
     """
     from lamp_core.synthetic import MOTIONS, render_clip, sample_scene
 

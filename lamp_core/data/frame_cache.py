@@ -65,8 +65,8 @@ def build_frame_cache(
     """Decode the clips listed in `clips_dir/manifest.csv`, caption them, and write the cache to `frames_dir`.
 
     Clips that do not decode or are shorter than one training window are skipped with a warning.
-    Raises FrameCacheError when fewer than `motion.min_clips` remain (nothing is written then), and
-    CaptionsError when captions cannot be made. `captioner` replaces the model named by `captions`
+    Raises LampError when fewer than `motion.min_clips` remain (nothing is written then), and
+    LampError when captions cannot be made. `captioner` replaces the model named by `captions`
     (for tests and callers that already hold one).
     """
     clips_dir, frames_dir = Path(clips_dir), Path(frames_dir)
@@ -92,7 +92,7 @@ def build_frame_cache(
 
 
 def load_frame_cache(frames_dir: str | Path) -> FrameCache:
-    """Read a cache written by `build_frame_cache`; FrameCacheError names the file and the problem."""
+    """Read a cache written by `build_frame_cache`; LampError names the file and the problem."""
     from safetensors import SafetensorError, safe_open
 
     frames_dir = Path(frames_dir)

@@ -131,7 +131,7 @@ class IngestReport:
 def ingest_motion(raw_dir: str | Path, clips_dir: str | Path, settings: IngestSettings) -> IngestReport:
     """Ingest every file of `raw_dir` into `clips_dir` (clips + manifest.csv); see the module docstring.
 
-    Raises IngestError for a missing or empty raw folder, and (after writing the manifest) when fewer
+    Raises LampError for a missing or empty raw folder, and (after writing the manifest) when fewer
     than `settings.min_clips` usable clips result.
     """
     raw_dir, clips_dir = Path(raw_dir), Path(clips_dir)

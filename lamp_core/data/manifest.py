@@ -59,7 +59,7 @@ def write_manifest(path: str | Path, rows: list[ManifestRow]) -> None:
 
 
 def read_manifest(path: str | Path) -> list[ManifestRow]:
-    """Read a manifest written by `write_manifest`; ManifestError names the file and the problem."""
+    """Read a manifest written by `write_manifest`; LampError names the file and the problem."""
     path = Path(path)
     try:
         with path.open(encoding="utf-8", newline="") as handle:

@@ -22,7 +22,7 @@ class MotionPaths:
 
 
 def motion_paths(name: str, data_dir: str | Path = "data") -> MotionPaths:
-    """The folders of motion `name` under `data_dir`; ParamsError for a name unfit for a folder."""
+    """The folders of motion `name` under `data_dir`; LampError for a name unfit for a folder."""
     if not _MOTION_NAME.fullmatch(name) or ".." in name:
         raise LampError(
             f"params.yaml: motion name {name!r} must be letters, digits, '_', '.' or '-', "

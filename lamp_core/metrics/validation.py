@@ -10,7 +10,7 @@ from lamp_core.errors import LampError
 
 
 def check_video(video: Any, source: str = "video", *, min_frames: int = 1, min_size: int = 1) -> np.ndarray:
-    """Return `video` as a uint8 array (T, H, W, 3), or raise `MetricInputError` naming `source`."""
+    """Return `video` as a uint8 array (T, H, W, 3), or raise LampError naming `source`."""
     if not isinstance(video, np.ndarray):
         raise LampError(f"{source}: expected a numpy array (T, H, W, 3), got {type(video).__name__}")
     if video.dtype != np.uint8:
@@ -26,7 +26,7 @@ def check_video(video: Any, source: str = "video", *, min_frames: int = 1, min_s
 
 
 def check_frame(frame: Any, source: str = "frame", *, min_size: int = 1) -> np.ndarray:
-    """Return `frame` as a uint8 array (H, W, 3), or raise `MetricInputError` naming `source`."""
+    """Return `frame` as a uint8 array (H, W, 3), or raise LampError naming `source`."""
     if not isinstance(frame, np.ndarray) or frame.ndim != 3:
         shape = getattr(frame, "shape", type(frame).__name__)
         raise LampError(f"{source}: expected a numpy array (H, W, 3), got {shape}")

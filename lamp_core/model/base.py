@@ -1,6 +1,6 @@
 """Loading an SD 1.x base model the ways users hold one: diffusers folder, hub id, or a single file.
 
-Every failure is a `BaseModelError` naming the source and the reason, raised before any training starts:
+Every failure is a LampError naming the source and the reason, raised before any training starts:
 missing files, a model that is not SD 1.x (SD 2.x, SDXL, other pipelines), parts that do not fit together,
 or a single-file checkpoint that cannot be loaded safely.
 """
@@ -275,7 +275,7 @@ def _resolve_single_file_config(config: str | Path, shown: str, hub: dict[str, A
 
 
 def _loading(shown: str, what: str, load: Callable[[], _T]) -> _T:
-    """Run a library loader, turning its failure into a BaseModelError naming the source and the part."""
+    """Run a library loader, turning its failure into a LampError naming the source and the part."""
     try:
         return load()
     except _LOAD_ERRORS as exc:

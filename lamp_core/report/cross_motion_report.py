@@ -18,7 +18,7 @@ PLOTS_FILE = "motion_metrics.csv"
 
 def write_cross_motion_report(motions: Sequence[str], reports_dir: str | Path) -> list[Path]:
     """Read `<reports_dir>/evaluations/<motion>.json` of each motion (in this order) and write the three
-    reports into `reports_dir`; returns their paths. ReportError when a motion has not been evaluated
+    reports into `reports_dir`; returns their paths. LampError when a motion has not been evaluated
     (nothing is written then)."""
     reports_dir = Path(reports_dir)
     evaluations = [read_evaluation(evaluation_path(reports_dir, motion)) for motion in motions]

@@ -136,7 +136,7 @@ def evaluate_motion(
     learned fraction is counted).
 
     Reference clips are taken every `motion.sample_rate` frames, as training sees them, so that speeds in
-    px/frame compare with the generated videos'. Raises ReportError when the inputs do not fit together.
+    px/frame compare with the generated videos'. Raises LampError when the inputs do not fit together.
     """
     criterion = expected_motion_from_params(expected_motion, motion.name)
     clips = _reference_clips(motion, references, samples)

@@ -204,7 +204,7 @@ def _direction_name(angle_deg: float) -> str:
 def expected_motion_from_params(entry: Any, motion: str) -> MotionCriterion | None:
     """The criterion of `evaluation.<motion>.expected_motion` (None when the motion declares none).
 
-    Raises ParamsError naming the key for an entry that is not exactly one kind (direction_deg, scale, roll,
+    Raises LampError naming the key for an entry that is not exactly one kind (direction_deg, scale, roll,
     rotation), has unknown keys, or has values out of range.
     """
     if entry is None:

@@ -78,7 +78,7 @@ def write_motion_outputs(
 
 
 def read_evaluation(path: str | Path) -> MotionEvaluation:
-    """Read page data written by `write_motion_outputs`; ReportError names the file when it is unusable."""
+    """Read page data written by `write_motion_outputs`; LampError names the file when it is unusable."""
     path = Path(path)
     try:
         return MotionEvaluation.from_dict(json.loads(path.read_text(encoding="utf-8")))

@@ -70,7 +70,7 @@ class SampleSet:
 
 
 def load_sample_set(folder: str | Path, variant: str) -> SampleSet:
-    """Read `folder` (index.csv + videos.safetensors); ReportError names the file and what is wrong."""
+    """Read `folder` (index.csv + videos.safetensors); LampError names the file and what is wrong."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LampError(folder, f"no {variant} samples here (run the generate stage first)")

@@ -32,7 +32,7 @@ def build_video_unet(base: SDBase, inflation: InflationConfig, *, seed: int = 0)
 def load_tuned_unet(
     base: SDBase, motion_dir: str | Path, *, force: bool = False
 ) -> tuple[LAMPUNet, MotionArtifactConfig]:
-    """Inflate `base` with the artifact's inflation settings and load its motion (MotionArtifactError if
+    """Inflate `base` with the artifact's inflation settings and load its motion (LampError if
     the artifact is unreadable or was tuned on another base, unless `force`)."""
     config = read_motion_config(motion_dir)
     unet = build_video_unet(base, config.inflation)

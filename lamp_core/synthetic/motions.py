@@ -42,7 +42,7 @@ RATE_RANGES: dict[str, tuple[float, float]] = {
 
 
 def check_motion(motion: str) -> None:
-    """Raise SceneError (a ValueError) naming the known motions if `motion` is not one of them."""
+    """Raise LampError naming the known motions if `motion` is not one of them."""
     if motion not in MOTIONS:
         raise LampError(f"unknown motion {motion!r}; known motions: {', '.join(MOTIONS)}")
 

@@ -139,7 +139,7 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
-        """Rebuild a scene from `to_dict` output; raises SceneError naming a missing, unknown or bad field."""
+        """Rebuild a scene from `to_dict` output; raises LampError naming a missing, unknown or bad field."""
         if not isinstance(data, dict):
             raise LampError(f"a scene must be a mapping, got {type(data).__name__}")
         _check_keys(data, {f.name for f in fields(cls)}, {"pivot", "waves", "gradient"}, "scene")

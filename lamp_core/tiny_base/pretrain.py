@@ -52,7 +52,7 @@ class PretrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
-        """Build from a params.yaml-style mapping; unknown keys raise TinyBaseError naming them."""
+        """Build from a params.yaml-style mapping; unknown keys raise LampError naming them."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:

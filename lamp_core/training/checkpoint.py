@@ -60,7 +60,7 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> Path:
     """Write `checkpoint` under `directory` atomically, then remove every other checkpoint there.
 
     On failure (disk full, unwritable folder) the partial folder is removed, earlier checkpoints are left
-    as they were, and CheckpointError names the folder and the reason.
+    as they were, and LampError names the folder and the reason.
     """
     directory = Path(directory)
     final = directory / checkpoint_name(checkpoint.step)
@@ -100,7 +100,7 @@ def load_latest_checkpoint(directory: str | Path, fingerprint: str, max_step: in
     """The newest complete checkpoint of a run with `fingerprint` and at most `max_step` steps, or None.
 
     Checkpoints of other settings or data (another fingerprint) are not resumed from (the next save
-    removes them). A checkpoint that matches but cannot be read is a CheckpointError.
+    removes them). A checkpoint that matches but cannot be read is a LampError.
     """
     directory = Path(directory)
     for folder in reversed(_complete_checkpoints(directory)):

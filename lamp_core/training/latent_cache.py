@@ -71,7 +71,7 @@ class LatentCache:
         return self.text.index_select(0, rows)
 
     def save(self, path: str | Path) -> None:
-        """Write to `path` (temporary name, then rename); CheckpointError if it cannot be written."""
+        """Write to `path` (temporary name, then rename); LampError if it cannot be written."""
         path = Path(path)
         tensors = {"text": self.text.contiguous(), "caption_index": self.caption_index.contiguous()}
         for i, (mean, std) in enumerate(zip(self.mean, self.std, strict=True)):

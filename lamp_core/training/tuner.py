@@ -117,9 +117,9 @@ class TuneResult:
 def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneResult:
     """Tune `job.motion` and publish its artifact at `job.paths.output`; resumes an interrupted run.
 
-    Raises (each naming the file or folder and the reason): TuneSettingsError, TuneOutputError,
-    CheckpointError, NonFiniteLossError (the last good checkpoint is kept, nothing is published),
-    FrameCacheError (lamp_core.data) and BaseModelError (lamp_core.model), the latter before any training.
+    Raises LampError naming the file or folder and the reason: bad settings, an unwritable output, an
+    unreadable checkpoint or frame cache, a diverged loss (the last good checkpoint is kept, nothing is
+    published), or an unusable base model (before any training).
     """
     settings = job.tune
     if settings.mixed_precision == "fp16" and not torch.cuda.is_available():

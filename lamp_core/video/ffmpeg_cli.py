@@ -47,7 +47,7 @@ def fps_string(fps: float) -> str:
 def run_ffmpeg(spec: ffmpeg.nodes.Node, *, input_bytes: bytes | None = None, timeout: float = 600.0) -> str:
     """Run an ffmpeg-python output spec with the bundled binary; return ffmpeg's stderr (warnings).
 
-    Raises FFmpegFailed with ffmpeg's last error line when it exits non-zero or runs past `timeout` s.
+    Raises LampError with ffmpeg's last error line when it exits non-zero or runs past `timeout` s.
     """
     args = (
         spec.global_args("-nostdin", "-hide_banner", "-loglevel", "error")

@@ -69,7 +69,7 @@ class VideoInfo:
 
 
 def probe_video(path: str | Path, *, max_pixels: int | None = None) -> VideoInfo:
-    """Probe `path`; raise VideoProbeError (with a `code`) when it is not a usable video.
+    """Probe `path`; raise VideoError (with a `code`) when it is not a usable video.
 
     Codes: `missing`, `not_a_file`, `empty`, `unreadable`, `not_a_video`, `image_file`, `no_video`,
     `too_large` (more than `max_pixels` per frame), `truncated`, `corrupt`.
