@@ -26,6 +26,7 @@ import torch
 from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, MotionArtifactConfig, SDBase, load_base, load_motion, read_motion_config
 from lamp_core.params import load_params, motion_config
+from lamp_core.paths import motion_paths
 from lamp_core.sampling import (
     FirstFrame,
     MemoryOptions,
@@ -223,7 +224,7 @@ def _choose_motion(motion: str, params_path: Path, data_dir: Path) -> MotionChoi
         artifact_dir = folder
     elif motion in known:
         name = motion
-        artifact_dir = data_dir / "motions" / motion
+        artifact_dir = motion_paths(motion, data_dir).motion
         if not artifact_dir.is_dir():
             raise LampError(
                 f"motion {motion!r} has no tuned artifact at {artifact_dir} "

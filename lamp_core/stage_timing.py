@@ -22,8 +22,9 @@ import psutil
 
 from lamp_core.atomic_write import write_text
 from lamp_core.errors import LampError
+from lamp_core.paths import REPORTS_DIR, TIMINGS_DIR
 
-TIMINGS_FOLDER = Path("reports") / "timings"
+TIMINGS_FOLDER = Path(REPORTS_DIR) / TIMINGS_DIR
 RUN_MARKER = "run.json"  # written when a pipeline run starts (`python -m stages.timings --start`)
 STAGE_ENV = "DVC_STAGE"
 ROOT_ENV = "DVC_ROOT"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from lamp_core.data import load_frame_cache, motion_paths
+from lamp_core.data import load_frame_cache
 from lamp_core.errors import LampError, MetricUnavailable
 from lamp_core.metrics import ClipScorer, MetricsSettings
 from lamp_core.params import evaluation_entry, load_params, motion_config
+from lamp_core.paths import motion_paths
 from lamp_core.report import EvaluateSettings, evaluate_motion, load_motion_samples, write_motion_outputs
 from lamp_core.stage_timing import run_timed
 
@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         motion = motion_config(params, args.motion)
         settings = MetricsSettings.from_params(params)
         evaluate = EvaluateSettings.from_params(params)
-        frames_dir = motion_paths(args.motion, args.data_dir).frames
-        samples = load_motion_samples(Path(args.data_dir) / "samples" / args.motion)
+        paths = motion_paths(args.motion, args.data_dir, args.reports_dir)
+        frames_dir = paths.frames
+        samples = load_motion_samples(paths.samples)
         references = load_frame_cache(frames_dir)
         try:
             scorer: ClipScorer | MetricUnavailable = ClipScorer.load(

@@ -9,9 +9,10 @@ import argparse
 import logging
 import sys
 
-from lamp_core.data import ExampleSpec, motion_paths, render_examples
+from lamp_core.data import ExampleSpec, render_examples
 from lamp_core.errors import LampError
 from lamp_core.params import load_params
+from lamp_core.paths import motion_paths
 from lamp_core.stage_timing import run_timed
 
 

@@ -9,9 +9,10 @@ import argparse
 import logging
 import sys
 
-from lamp_core.data import CaptionSpec, build_frame_cache, motion_paths
+from lamp_core.data import CaptionSpec, build_frame_cache
 from lamp_core.errors import LampError
 from lamp_core.params import load_params, motion_config
+from lamp_core.paths import motion_paths
 from lamp_core.stage_timing import run_timed
 
 

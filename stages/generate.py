@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from lamp_core.errors import LampError
 from lamp_core.params import evaluation_entry, load_params, motion_config
+from lamp_core.paths import motion_paths
 from lamp_core.sampling import GenerateSettings, generate_motion_samples, parse_eval_prompts
 from lamp_core.stage_timing import run_timed
 
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="data folder (default: data)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    data = Path(args.data_dir)
-    motion_dir, out_dir = data / "motions" / args.name, data / "samples" / args.name
     try:
+        paths = motion_paths(args.name, args.data_dir)
+        motion_dir, out_dir = paths.motion, paths.samples
         params = load_params(args.params)
         motion = motion_config(params, args.name)
         settings = GenerateSettings.from_params(params.get("generate"))

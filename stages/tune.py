@@ -17,9 +17,9 @@ import sys
 
 import torch
 
-from lamp_core.data import motion_paths
 from lamp_core.errors import LampError
 from lamp_core.params import load_params, motion_config
+from lamp_core.paths import motion_paths
 from lamp_core.stage_timing import run_timed
 from lamp_core.training import ModelSettings, TuneJob, TunePaths, TuneSettings, base_source, tune_motion
 

@@ -12,28 +12,24 @@ from lamp_core.data.frame_cache import (
     load_frame_cache,
 )
 from lamp_core.data.ingest import IngestReport, IngestSettings, ingest_motion, list_sources
-from lamp_core.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
-from lamp_core.data.paths import MotionPaths, motion_paths
+from lamp_core.data.manifest import ManifestRow, read_manifest, write_manifest
 
 __all__ = [
     "CAPTIONS_FILE",
     "CAPTION_SOURCES",
     "CLIPS_FILE",
     "INDEX_FILE",
-    "MANIFEST_NAME",
     "CaptionSpec",
     "ExampleSpec",
     "FrameCache",
     "IngestReport",
     "IngestSettings",
     "ManifestRow",
-    "MotionPaths",
     "build_frame_cache",
     "clip_key",
     "ingest_motion",
     "list_sources",
     "load_frame_cache",
-    "motion_paths",
     "read_manifest",
     "read_sidecar_captions",
     "render_examples",

@@ -23,9 +23,10 @@ import numpy as np
 from lamp_core.atomic_write import replacing
 from lamp_core.data.captions import CaptionSpec
 from lamp_core.data.ingest import RECOMMENDED_CLIPS
-from lamp_core.data.manifest import MANIFEST_NAME, read_manifest
+from lamp_core.data.manifest import read_manifest
 from lamp_core.errors import LampError, VideoError
 from lamp_core.params import MotionConfig
+from lamp_core.paths import MANIFEST_FILE
 from lamp_core.video import read_video
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _decode_clips(clips_dir: Path, motion: MotionConfig) -> tuple[list[np.ndarra
     """Frames, source file and sidecar caption of every usable clip, in manifest order."""
     window = (motion.n_frames - 1) * motion.sample_rate + 1
     frames, sources, sidecar = [], [], []
-    for row in read_manifest(clips_dir / MANIFEST_NAME):
+    for row in read_manifest(clips_dir / MANIFEST_FILE):
         for name in row.clips if row.ok else []:
             path = clips_dir / name
             try:
@@ -153,7 +154,7 @@ def _captions(
     if spec.source == "sidecar":
         if not any(sidecar):
             raise LampError(
-                clips_dir / MANIFEST_NAME,
+                clips_dir / MANIFEST_FILE,
                 "caption_source is sidecar, but no input file has a caption "
                 "(put captions.csv with columns file,caption in the motion's raw folder)",
             )

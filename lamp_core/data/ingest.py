@@ -26,7 +26,6 @@ from typing import Any
 from lamp_core.atomic_write import write_text_if_changed
 from lamp_core.data.captions import SIDECAR_NAME, read_sidecar_captions, sidecar_caption
 from lamp_core.data.manifest import (
-    MANIFEST_NAME,
     STATUS_OK,
     STATUS_REJECTED,
     ManifestRow,
@@ -35,6 +34,7 @@ from lamp_core.data.manifest import (
 )
 from lamp_core.errors import LampError, VideoError
 from lamp_core.params import MotionConfig
+from lamp_core.paths import MANIFEST_FILE
 from lamp_core.video import (
     NormaliseSpec,
     Segment,
@@ -169,7 +169,7 @@ def ingest_motion(raw_dir: str | Path, clips_dir: str | Path, settings: IngestSe
         rows.append(row)
 
     _remove_stale_clips(clips_dir, rows)
-    write_manifest(clips_dir / MANIFEST_NAME, rows)
+    write_manifest(clips_dir / MANIFEST_FILE, rows)
     _write_state(clips_dir, settings, rows)
     report = IngestReport(rows=rows, n_clips=sum(len(row.clips) for row in rows), reused=reused)
     _check_enough(raw_dir, clips_dir, report, settings.min_clips)
@@ -322,7 +322,7 @@ class _PreviousRun:
     def load(cls, clips_dir: Path, settings: IngestSettings) -> _PreviousRun:
         try:
             state = json.loads((clips_dir / STATE_NAME).read_text(encoding="utf-8"))
-            rows = read_manifest(clips_dir / MANIFEST_NAME)
+            rows = read_manifest(clips_dir / MANIFEST_FILE)
         except (OSError, ValueError):
             return cls({}, {})
         if not isinstance(state, dict) or state.get("settings") != settings.fingerprint():
@@ -378,7 +378,7 @@ def _check_enough(raw_dir: Path, clips_dir: Path, report: IngestReport, min_clip
     if report.n_clips < min_clips:
         raise LampError(
             raw_dir,
-            f"only {summary}; at least min_clips={min_clips} are needed (see {clips_dir / MANIFEST_NAME})",
+            f"only {summary}; at least min_clips={min_clips} are needed (see {clips_dir / MANIFEST_FILE})",
         )
     if report.n_clips < RECOMMENDED_CLIPS:
         logger.warning("%s: %s; the method wants %d-16", raw_dir, summary, RECOMMENDED_CLIPS)

@@ -10,7 +10,6 @@ from pathlib import Path
 from lamp_core.atomic_write import write_text_if_changed
 from lamp_core.errors import LampError
 
-MANIFEST_NAME = "manifest.csv"
 STATUS_OK = "ok"
 STATUS_REJECTED = "rejected"
 

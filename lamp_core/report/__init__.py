@@ -21,7 +21,6 @@ from lamp_core.report.expected_motion import (
 from lamp_core.report.html_page import render_index_html
 from lamp_core.report.metric_catalog import METRICS, MetricInfo, metric_info
 from lamp_core.report.motion_outputs import (
-    evaluation_path,
     read_evaluation,
     write_motion_outputs,
 )
@@ -46,7 +45,6 @@ __all__ = [
     "VideoMotion",
     "compare_table",
     "evaluate_motion",
-    "evaluation_path",
     "expected_motion_from_params",
     "load_motion_samples",
     "load_sample_set",

@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lamp_core.atomic_write import write_text
+from lamp_core.paths import COMPARE_FILE, INDEX_FILE, PLOTS_FILE, evaluation_path
 from lamp_core.report.compare_table import compare_table
 from lamp_core.report.html_page import render_index_html
-from lamp_core.report.motion_outputs import evaluation_path, read_evaluation
+from lamp_core.report.motion_outputs import read_evaluation
 from lamp_core.report.plot_data import plot_csv
-
-COMPARE_FILE = "compare.md"
-INDEX_FILE = "index.html"
-PLOTS_FILE = "motion_metrics.csv"
 
 
 def write_cross_motion_report(motions: Sequence[str], reports_dir: str | Path) -> list[Path]:

@@ -27,21 +27,12 @@ import numpy as np
 from lamp_core.atomic_write import replacing, write_text
 from lamp_core.data import FrameCache
 from lamp_core.errors import LampError, VideoError
+from lamp_core.paths import MotionPaths, motion_paths
 from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation
 from lamp_core.report.samples import SampleSet
 from lamp_core.video import write_video
 
-METRICS_FILE = "metrics.json"
-VIDEOS_FILE = "videos.csv"
-MEDIA_DIR = "media"
-EVALUATIONS_DIR = "evaluations"
-
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def evaluation_path(reports_dir: str | Path, motion: str) -> Path:
-    """Where the page data of `motion` lives: `<reports_dir>/evaluations/<motion>.json`."""
-    return Path(reports_dir) / EVALUATIONS_DIR / f"{motion}.json"
 
 
 def write_motion_outputs(
@@ -58,9 +49,8 @@ def write_motion_outputs(
     `references` are the motion's cached clips; the first `n_reference_gifs` are shown, every
     `sample_rate`-th frame (as training sees them). Fills each row's `media` column.
     """
-    reports_dir = Path(reports_dir)
-    folder = reports_dir / evaluation.motion
-    media = _write_media(folder, evaluation, samples, references, n_reference_gifs, sample_rate)
+    paths = motion_paths(evaluation.motion, reports_dir=reports_dir)
+    media = _write_media(paths, evaluation, samples, references, n_reference_gifs, sample_rate)
     rows = [{**row, "media": media.get((row["variant"], row["video_id"]))} for row in evaluation.videos]
     completed = MotionEvaluation(
         motion=evaluation.motion,
@@ -69,12 +59,10 @@ def write_motion_outputs(
         metrics=evaluation.metrics,
         videos=rows,
     )
-    write_text(folder / VIDEOS_FILE, _csv_text(rows))
-    write_text(
-        evaluation_path(reports_dir, evaluation.motion), json.dumps(completed.to_dict(), indent=1) + "\n"
-    )
-    write_text(folder / METRICS_FILE, json.dumps(evaluation.metrics, indent=2) + "\n")
-    return folder
+    write_text(paths.videos_table, _csv_text(rows))
+    write_text(paths.evaluation, json.dumps(completed.to_dict(), indent=1) + "\n")
+    write_text(paths.metrics, json.dumps(evaluation.metrics, indent=2) + "\n")
+    return paths.reports
 
 
 def read_evaluation(path: str | Path) -> MotionEvaluation:
@@ -89,7 +77,7 @@ def read_evaluation(path: str | Path) -> MotionEvaluation:
 
 
 def _write_media(
-    folder: Path,
+    paths: MotionPaths,
     evaluation: MotionEvaluation,
     samples: Mapping[str, SampleSet],
     references: FrameCache,
@@ -98,8 +86,9 @@ def _write_media(
 ) -> dict[tuple[str, str], str]:
     """Write all GIFs into a fresh folder, then swap it in for `<folder>/media`; (variant, id) -> path."""
     written: dict[tuple[str, str], str] = {}
+    media = paths.media.relative_to(paths.reports).as_posix()  # the page links media relative to its folder
     try:
-        with replacing(folder / MEDIA_DIR, folder=True) as staging:
+        with replacing(paths.media, folder=True) as staging:
             for variant, sample_set in samples.items():
                 for index, video in enumerate(sample_set.videos):
                     name = video.video_id if _SAFE_NAME.fullmatch(video.video_id) else f"video_{index:03d}"
@@ -109,16 +98,16 @@ def _write_media(
                         shutil.copyfile(video.gif, target)
                     else:
                         write_video(video.frames, target, video.fps)
-                    written[(variant, video.video_id)] = f"{MEDIA_DIR}/{variant}/{name}.gif"
+                    written[(variant, video.video_id)] = f"{media}/{variant}/{name}.gif"
             shown = [row["video_id"] for row in evaluation.videos if row["variant"] == "reference"]
             for key in shown[:n_reference_gifs]:
                 clip = np.ascontiguousarray(references.clips[key][::sample_rate])
                 write_video(clip, staging / "reference" / f"{key}.gif", references.fps)
-                written[("reference", key)] = f"{MEDIA_DIR}/reference/{key}.gif"
+                written[("reference", key)] = f"{media}/reference/{key}.gif"
     except VideoError as exc:
         raise LampError(exc.path, f"cannot write a GIF for the report ({exc.reason})") from None
     except OSError as exc:
-        raise LampError(folder / MEDIA_DIR, f"cannot write the report's media ({exc})") from None
+        raise LampError(paths.media, f"cannot write the report's media ({exc})") from None
     return written
 
 

@@ -16,10 +16,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from lamp_core.errors import LampError
+from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
 from lamp_core.synthetic import Scene
 
-INDEX_FILE = "index.csv"
-VIDEOS_FILE = "videos.safetensors"
 VARIANTS = ("tuned", "untuned")
 INDEX_COLUMNS = (
     "video_id",
@@ -74,8 +73,8 @@ def load_sample_set(folder: str | Path, variant: str) -> SampleSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise LampError(folder, f"no {variant} samples here (run the generate stage first)")
-    rows = _read_index(folder / INDEX_FILE)
-    frames = _read_videos(folder / VIDEOS_FILE)
+    rows = _read_index(folder / SAMPLE_INDEX_FILE)
+    frames = _read_videos(folder / SAMPLE_VIDEOS_FILE)
     videos = tuple(_sample_video(folder, row, frames) for row in rows)
     return SampleSet(variant=variant, folder=folder, videos=videos)
 
@@ -115,10 +114,10 @@ def _read_videos(path: Path) -> dict[str, np.ndarray]:
 
 
 def _sample_video(folder: Path, row: dict[str, str], frames: dict[str, np.ndarray]) -> SampleVideo:
-    index, videos = folder / INDEX_FILE, folder / VIDEOS_FILE
+    index, videos = folder / SAMPLE_INDEX_FILE, folder / SAMPLE_VIDEOS_FILE
     video_id = row["video_id"]
     if video_id not in frames:
-        raise LampError(videos, f"no tensor for video_id {video_id!r} listed in {INDEX_FILE}")
+        raise LampError(videos, f"no tensor for video_id {video_id!r} listed in {SAMPLE_INDEX_FILE}")
     video = frames[video_id]
     if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3 or video.shape[0] < 2:
         raise LampError(
@@ -136,7 +135,7 @@ def _sample_video(folder: Path, row: dict[str, str], frames: dict[str, np.ndarra
         raise LampError(
             index,
             f"{video_id}: declares {declared[0]} frames of {declared[2]}x{declared[1]} but "
-            f"{VIDEOS_FILE} holds {video.shape[0]} of {video.shape[2]}x{video.shape[1]}",
+            f"{SAMPLE_VIDEOS_FILE} holds {video.shape[0]} of {video.shape[2]}x{video.shape[1]}",
         )
     return SampleVideo(
         video_id=video_id,
@@ -176,7 +175,7 @@ def load_motion_samples(samples_dir: str | Path) -> dict[str, SampleSet]:
     samples_dir = Path(samples_dir)
     sets = {variant: load_sample_set(samples_dir / variant, variant) for variant in VARIANTS}
     tuned, untuned = (sets[variant].by_id() for variant in VARIANTS)
-    index = samples_dir / "untuned" / INDEX_FILE
+    index = samples_dir / "untuned" / SAMPLE_INDEX_FILE
     if set(tuned) != set(untuned):
         only = sorted(set(tuned) ^ set(untuned))
         raise LampError(

@@ -17,13 +17,12 @@ from PIL import Image
 from safetensors.numpy import save_file
 
 from lamp_core.errors import LampError
+from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
 from lamp_core.video import write_video
 
 from .contact_sheet import contact_sheet
 from .first_frame import FirstFrame
 
-INDEX_FILE = "index.csv"
-VIDEOS_FILE = "videos.safetensors"
 CONTACT_SHEET_FILE = "contact_sheet.png"
 FIRST_FRAMES_DIR = "first_frames"
 INDEX_COLUMNS = (
@@ -89,11 +88,12 @@ def write_sample_folder(folder: str | Path, videos: Sequence[GeneratedVideo], fp
             }
         )
     save_file(
-        {video.video_id: np.ascontiguousarray(video.frames) for video in videos}, str(folder / VIDEOS_FILE)
+        {video.video_id: np.ascontiguousarray(video.frames) for video in videos},
+        str(folder / SAMPLE_VIDEOS_FILE),
     )
     sheet = contact_sheet([video.frames for video in videos], [f"{v.video_id}: {v.prompt}" for v in videos])
     Image.fromarray(sheet).save(folder / CONTACT_SHEET_FILE)
-    with (folder / INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
+    with (folder / SAMPLE_INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=INDEX_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

@@ -40,6 +40,7 @@ from lamp_core.data import FrameCache, load_frame_cache
 from lamp_core.errors import LampError, VideoError
 from lamp_core.model import LAMPUNet, SDBase, load_base, unet_content_hash
 from lamp_core.params import MotionConfig
+from lamp_core.paths import DATA_DIR, REPORTS_DIR, VALIDATION_DIR, motion_paths
 
 from .checkpoint import (
     Checkpoint,
@@ -60,7 +61,6 @@ from .window_dataset import WindowSampler
 
 logger = logging.getLogger(__name__)
 
-VALIDATION_FOLDER = "validation"
 # Domain tag of the per-step random stream (the window sampler uses 1 and 2).
 _STEP_DRAWS = 3
 # Room asked for beyond the estimate of what a run writes (filesystems report space loosely).
@@ -79,15 +79,15 @@ class TunePaths:
 
     @classmethod
     def for_motion(
-        cls, motion: str, data_dir: str | Path = "data", reports_dir: str | Path = "reports"
+        cls, motion: str, data_dir: str | Path = DATA_DIR, reports_dir: str | Path = REPORTS_DIR
     ) -> TunePaths:
-        data_dir, reports_dir = Path(data_dir), Path(reports_dir)
+        paths = motion_paths(motion, data_dir, reports_dir)
         return cls(
-            frames=data_dir / "frames" / motion,
-            output=data_dir / "motions" / motion,
-            checkpoints=data_dir / "checkpoints" / motion,
-            logs=reports_dir / motion / "tune",
-            manifest=data_dir / "clips" / motion / "manifest.csv",
+            frames=paths.frames,
+            output=paths.motion,
+            checkpoints=paths.checkpoints,
+            logs=paths.tune_reports,
+            manifest=paths.manifest,
         )
 
 
@@ -407,7 +407,7 @@ def _prepare_folders(paths: TunePaths) -> None:
         ) from None
     remove_partial_checkpoints(paths.checkpoints)
     # A declared output of the tune stage, so it exists even when no validation video is asked for.
-    (paths.logs / VALIDATION_FOLDER).mkdir(exist_ok=True)
+    (paths.logs / VALIDATION_DIR).mkdir(exist_ok=True)
 
 
 def _check_frames(frames: FrameCache, motion: MotionConfig, folder: Path) -> None:
@@ -557,13 +557,13 @@ def _restore_final_validation(run: _Run) -> None:
     settings = run.job.tune
     if settings.validate_every <= 0:
         return
-    if not validation_video_path(run.job.paths.logs / VALIDATION_FOLDER, settings.steps).exists():
+    if not validation_video_path(run.job.paths.logs / VALIDATION_DIR, settings.steps).exists():
         _validate(run, settings.steps)
 
 
 def _validate(run: _Run, step: int) -> None:
     """Write the validation video of `step`; a failure to write it is reported, not fatal."""
-    folder = run.job.paths.logs / VALIDATION_FOLDER
+    folder = run.job.paths.logs / VALIDATION_DIR
     try:
         with run.accelerator.autocast():
             path = write_validation_video(

@@ -12,6 +12,7 @@ from sample_folders import run_evaluate, write_motion_inputs, write_params
 
 from lamp_core.data import load_frame_cache
 from lamp_core.errors import LampError, VideoError
+from lamp_core.paths import COMPARE_FILE, INDEX_FILE, PLOTS_FILE, evaluation_path
 from lamp_core.report import (
     PLOT_COLUMNS,
     VIDEO_COLUMNS,
@@ -20,8 +21,6 @@ from lamp_core.report import (
     read_evaluation,
     write_motion_outputs,
 )
-from lamp_core.report.cross_motion_report import COMPARE_FILE, INDEX_FILE, PLOTS_FILE
-from lamp_core.report.motion_outputs import evaluation_path
 from stages import report
 
 REPO = Path(__file__).resolve().parents[2]
