@@ -3,14 +3,14 @@
     python -m benchmarks.bench_generate --preset tiny    # CPU, the embedded default's settings (~2 min)
     python -m benchmarks.bench_generate --preset sd14    # 512x320, 16 frames, 50 steps, guidance 12.5; GPU
 
-One video through the real sampler (`lamp_core.sampling.sample_video`): prompt encoded, first frame
-VAE-encoded, shared noise, DDIM with classifier-free guidance batched (conditional and unconditional in
-one UNet call), frame 1 clean, AdaIN after every step, VAE decoding and histogram matching. The motion
-weights of an untuned inflation are zero, which costs exactly what tuned ones cost. A warm-up video of 2
-steps (same shapes) is not timed; the figure is the median of --videos videos. In sampling every weight is
-frozen, so `bf16` casts the whole model (UNet, VAE, text encoder) to bfloat16. Plain and optimised are
-measured by the same command (`harness.py` says how); the ratio is printed and written with the figures
-to reports/bench/<preset>_generate.json.
+One video through the real sampler (`lamp_core.sampling.sample_videos`, which the generate stage runs):
+prompt encoded, first frame VAE-encoded, shared noise, DDIM with classifier-free guidance batched
+(conditional and unconditional in one UNet call), frame 1 clean, AdaIN after every step, VAE decoding and
+histogram matching. The motion weights of an untuned inflation are zero, which costs exactly what tuned
+ones cost. A warm-up video of 2 steps (same shapes) is not timed; the figure is the median of --videos
+videos. In sampling every weight is frozen, so `bf16` casts the whole model (UNet, VAE, text encoder) to
+bfloat16. Plain and optimised are measured by the same command (`harness.py` says how); the ratio is
+printed and written with the figures to reports/bench/<preset>_generate.json.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
-from lamp_core.sampling import MemoryOptions, build_video_unet, sample_video, vae_scale_factor
+from lamp_core.sampling import MemoryOptions, build_video_unet, sample_videos, vae_scale_factor
 
 from . import harness
 from .configurations import RunConfig, attention_backend
@@ -50,11 +50,11 @@ def sampling_unet(base: SDBase, config: RunConfig) -> LAMPUNet:
     return unet
 
 
-def count_denoising_flops(unet: LAMPUNet, base: SDBase, preset: Preset) -> int:
-    """FLOPs of one denoising step's UNet call (conditional and unconditional batched when guided);
-    DDIM's and AdaIN's elementwise work is not counted."""
+def count_denoising_flops(unet: LAMPUNet, base: SDBase, preset: Preset, videos: int = 1) -> int:
+    """FLOPs of one denoising step's UNet call for `videos` videos sampled together (conditional and
+    unconditional batched when guided); DDIM's and AdaIN's elementwise work is not counted."""
     sampling = preset.sampling
-    batch = 2 if sampling.uses_guidance else 1
+    batch = videos * (2 if sampling.uses_guidance else 1)
     factor = vae_scale_factor(base.vae)
     channels = unet.unet.config.in_channels
     shape = (batch, channels, preset.n_frames, preset.height // factor, preset.width // factor)
@@ -79,9 +79,10 @@ class GenerateRun:
         options: dict[str, Any],
     ) -> None:
         self.preset, self.config, self.device = preset, config, device
+        self.videos = int(options.get("videos_per_batch", 1))  # videos sampled together (the stage's batch)
         self.base = build_base(preset, device)
         self.unet = sampling_unet(self.base, config)
-        flops = count_denoising_flops(self.unet, self.base, preset) if count_flops else None
+        flops = count_denoising_flops(self.unet, self.base, preset, self.videos) if count_flops else None
         self.memory = MemoryOptions(vae_slicing=config.vae_slicing)
         rng = np.random.default_rng(0)
         self.first_frame = rng.integers(0, 256, (preset.height, preset.width, 3), dtype=np.uint8)
@@ -97,18 +98,18 @@ class GenerateRun:
         self.marks = []
         start = time.perf_counter()
         with attention_backend(self.config):
-            frames = sample_video(
+            frames = sample_videos(
                 self.unet,
                 self.base,
-                self.preset.prompt,
-                self.first_frame,
-                seed=0,
+                [self.preset.prompt] * self.videos,
+                [self.first_frame] * self.videos,
+                list(range(self.videos)),
                 n_frames=self.preset.n_frames,
                 config=replace(self.preset.sampling, num_inference_steps=steps),
                 memory=self.memory,
                 device=self.device,
                 progress=self._mark,
-            )
+            )[0]
         seconds = time.perf_counter() - start  # the frames are on the CPU: the device has finished
         return frames, seconds, np.diff(self.marks).tolist()
 
