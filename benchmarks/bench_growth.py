@@ -16,8 +16,6 @@ reports/bench/<preset>_growth.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import math
 import statistics
 import sys
@@ -27,13 +25,12 @@ from typing import Any
 
 import torch
 
-from lamp_core.atomic_write import write_text
 from lamp_core.training import TuneSettings
 
 from .bench_generate import GenerateRun
 from .bench_tune import TuneRun
 from .configurations import optimised_config
-from .harness import DEFAULT_OUTPUT_DIR, command_line, resolve_device
+from .harness import DEFAULT_OUTPUT_DIR, resolve_device, write_report
 from .measurement import machine_info, matmul_tflops
 from .presets import PRESET_NAMES, Preset, get_preset
 
@@ -92,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed tuning steps per point")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps of the timed video")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--tag", default=None, help="report name suffix: <preset>_growth_<tag>.json")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     preset = get_preset(args.preset, args.params)
@@ -125,16 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             f"| {axis} | {values} | {fit['tune_step_s']:.2f} | {fit['tune_gflops']:.2f} "
             f"| {fit['denoising_step_s']:.2f} | {fit['denoising_gflops']:.2f} |"
         )
-    report = {
-        "benchmark": "growth",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line("benchmarks.bench_growth"),
-        "settings": preset.describe(),
+    body = {
         "machine": machine_info(device) | {"matmul_fp32_tflops": matmul_tflops(device)},
         "points": axes,
         "exponents": fits,
     }
-    path = write_text(args.output_dir / f"{preset.name}_growth.json", json.dumps(report, indent=2) + "\n")
+    path = write_report(args, preset, "growth", "benchmarks.bench_growth", body)
     print(f"wrote {path}")
     return 0
 
