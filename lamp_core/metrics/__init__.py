@@ -7,8 +7,6 @@ Each metric's formula, units and range are documented in docs/METRICS.md.
 
 from lamp_core.metrics.clip_metrics import CLIP_METRICS, ClipScorer, clip_report
 from lamp_core.metrics.clip_weights import ClipWeights, resolve_clip_weights
-from lamp_core.metrics.direction import motion_direction, moves_in_direction
-from lamp_core.metrics.dynamic_degree import dynamic_degree
 from lamp_core.metrics.fidelity import (
     FrameErrors,
     continuation_error,
@@ -39,15 +37,12 @@ __all__ = [
     "check_video",
     "clip_report",
     "continuation_error",
-    "dynamic_degree",
     "first_frame_fidelity",
     "fit_global_motion",
     "flicker",
     "frame_errors",
     "merge_results",
-    "motion_direction",
     "motion_fidelity",
-    "moves_in_direction",
     "optical_flow",
     "psnr",
     "resolve_clip_weights",

@@ -8,7 +8,7 @@ import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
 from lamp_core.errors import LampError
-from lamp_core.metrics import moves_in_direction
+from lamp_core.metrics.motion_summary import angular_difference
 from lamp_core.params import load_params
 from lamp_core.report import (
     DirectionCriterion,
@@ -81,15 +81,30 @@ def test_bad_entries_are_refused_with_the_key_named(entry, message):
     assert "evaluation.spin.expected_motion" in str(error.value)
 
 
-def test_the_direction_criterion_in_px_without_consistency_is_moves_in_direction():
+def _px_criterion(angle, tolerance_deg=45.0, min_speed_px=0.5):
+    return DirectionCriterion(
+        angle,
+        tolerance_deg,
+        min_speed=0.0,
+        min_speed_px=min_speed_px,
+        min_consistency=0.0,
+        min_moving_fraction=0.0,
+    )
+
+
+def test_the_direction_criterion_in_px_without_consistency_is_speed_and_angle():
     videos = _rendered("slide_right", 3) + _rendered("slide_right", 2, mirror=True) + _rendered("orbit", 3)
     videos.append(still_video(eval_scenes("slide_right", 1)[0]))
     for angle in (0.0, 180.0):
-        criterion = DirectionCriterion(
-            angle, min_speed=0.0, min_speed_px=0.5, min_consistency=0.0, min_moving_fraction=0.0
-        )
-        verdicts = [criterion.accepts(measure_motion(video)) for video in videos]
-        assert verdicts == [moves_in_direction(video, angle) for video in videos]
+        motions = [measure_motion(video) for video in videos]
+        verdicts = [_px_criterion(angle).accepts(motion) for motion in motions]
+        expected = [
+            m.summary.direction_deg is not None
+            and m.summary.speed >= 0.5
+            and angular_difference(m.summary.direction_deg, angle) <= 45.0
+            for m in motions
+        ]
+        assert verdicts == expected
     assert verdicts[3:5] == [True, True]  # the mirrored slides move left
 
 
@@ -135,3 +150,14 @@ def test_criteria_describe_themselves():
     )
     assert "zooms out" in ScaleCriterion("zoom_out").describe()
     assert "counterclockwise" in RollCriterion("counterclockwise").describe()
+
+
+def test_the_direction_criterion_on_one_slide():
+    scene = eval_scenes("slide_right", 1)[0]
+    moving, still = measure_motion(_rendered("slide_right", 1)[0]), measure_motion(still_video(scene))
+    assert _px_criterion(0.0).accepts(moving)
+    assert _px_criterion(350.0, tolerance_deg=20).accepts(moving)
+    assert not _px_criterion(180.0).accepts(moving)
+    assert not _px_criterion(90.0).accepts(moving)
+    assert not _px_criterion(0.0, min_speed_px=20.0).accepts(moving)
+    assert not _px_criterion(0.0).accepts(still)
