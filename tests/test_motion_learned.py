@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.ablation import sample_and_evaluate, summary_row, tune_example_motion
-from lamp_core.metrics import MetricsSettings
+from lamp_core.metrics import MetricsSettings, measure_motion
+from lamp_core.metrics.expected_motion import expected_motion_from_params
+from lamp_core.metrics.flow import VideoMotion
 from lamp_core.params import evaluation_entry, load_params
-from lamp_core.report import load_sample_set, measure_motion
+from lamp_core.report import load_sample_set
 from lamp_core.report.evaluation import MotionEvaluation
-from lamp_core.report.expected_motion import expected_motion_from_params
-from lamp_core.report.video_motion import VideoMotion
 from lamp_core.sampling import VARIANTS
 
 # One tuning run and 24 sampled videos per motion, in the first test of each: longer than the default

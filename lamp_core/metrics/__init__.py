@@ -5,42 +5,66 @@ cannot be measured is `None`, with its reason under the `"unavailable"` key (see
 Each metric's formula, units and range are documented in docs/METRICS.md.
 """
 
-from lamp_core.metrics.clip_metrics import CLIP_METRICS, ClipScorer, clip_report
-from lamp_core.metrics.clip_weights import ClipWeights, resolve_clip_weights
+from lamp_core.metrics.clip import CLIP_METRICS, ClipScorer, ClipWeights, clip_report, resolve_clip_weights
+from lamp_core.metrics.expected_motion import (
+    DirectionCriterion,
+    MotionCriterion,
+    RollCriterion,
+    RotationCriterion,
+    ScaleCriterion,
+    expected_motion_from_params,
+)
 from lamp_core.metrics.fidelity import (
     FrameErrors,
     continuation_error,
     first_frame_fidelity,
     frame_errors,
+    motion_fidelity,
     psnr,
     ssim,
 )
-from lamp_core.metrics.flow import FlowSettings, optical_flow
-from lamp_core.metrics.global_motion import GlobalMotion, fit_global_motion
-from lamp_core.metrics.motion_fidelity import motion_fidelity
-from lamp_core.metrics.motion_summary import MotionSummary, summarize_flow, summarize_motion
-from lamp_core.metrics.results import MetricResults, merge_results, unavailable
+from lamp_core.metrics.flow import (
+    FlowSettings,
+    GlobalMotion,
+    MotionSummary,
+    VideoMotion,
+    fit_global_motion,
+    flicker,
+    measure_motion,
+    optical_flow,
+    summarize_flow,
+    summarize_motion,
+    temporal_smoothness,
+    warping_error,
+)
+from lamp_core.metrics.results import MetricResults, check_video, merge_results, unavailable
 from lamp_core.metrics.settings import MetricsSettings
-from lamp_core.metrics.smoothness import flicker, temporal_smoothness, warping_error
-from lamp_core.metrics.validation import check_video
 
 __all__ = [
     "CLIP_METRICS",
     "ClipScorer",
     "ClipWeights",
+    "DirectionCriterion",
     "FlowSettings",
     "FrameErrors",
     "GlobalMotion",
     "MetricResults",
     "MetricsSettings",
+    "MotionCriterion",
     "MotionSummary",
+    "RollCriterion",
+    "RotationCriterion",
+    "ScaleCriterion",
+    "VideoMotion",
     "check_video",
     "clip_report",
     "continuation_error",
+    "expected_motion_from_params",
     "first_frame_fidelity",
     "fit_global_motion",
     "flicker",
     "frame_errors",
+    "measure_motion",
     "merge_results",
     "motion_fidelity",
     "optical_flow",

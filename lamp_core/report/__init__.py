@@ -10,14 +10,6 @@ from lamp_core.report.compare_table import compare_table
 from lamp_core.report.cross_motion_report import write_cross_motion_report
 from lamp_core.report.evaluate_settings import EvaluateSettings
 from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation, evaluate_motion
-from lamp_core.report.expected_motion import (
-    DirectionCriterion,
-    MotionCriterion,
-    RollCriterion,
-    RotationCriterion,
-    ScaleCriterion,
-    expected_motion_from_params,
-)
 from lamp_core.report.html_page import render_index_html
 from lamp_core.report.metric_catalog import METRICS, MetricInfo, metric_info
 from lamp_core.report.motion_outputs import (
@@ -26,29 +18,20 @@ from lamp_core.report.motion_outputs import (
 )
 from lamp_core.report.plot_data import PLOT_COLUMNS, plot_csv
 from lamp_core.report.samples import SampleSet, SampleVideo, load_motion_samples, load_sample_set
-from lamp_core.report.video_motion import VideoMotion, measure_motion
 
 __all__ = [
     "METRICS",
     "PLOT_COLUMNS",
     "VIDEO_COLUMNS",
-    "DirectionCriterion",
     "EvaluateSettings",
     "MetricInfo",
-    "MotionCriterion",
     "MotionEvaluation",
-    "RollCriterion",
-    "RotationCriterion",
     "SampleSet",
     "SampleVideo",
-    "ScaleCriterion",
-    "VideoMotion",
     "compare_table",
     "evaluate_motion",
-    "expected_motion_from_params",
     "load_motion_samples",
     "load_sample_set",
-    "measure_motion",
     "metric_info",
     "plot_csv",
     "read_evaluation",

@@ -31,12 +31,12 @@ from lamp_core.metrics import (
     temporal_smoothness,
     unavailable,
 )
+from lamp_core.metrics.expected_motion import MotionCriterion, expected_motion_from_params
+from lamp_core.metrics.flow import measure_motion
 from lamp_core.metrics.results import UNAVAILABLE_KEY
 from lamp_core.params import MotionConfig
-from lamp_core.report.expected_motion import MotionCriterion, expected_motion_from_params
 from lamp_core.report.metric_catalog import METRIC_NAMES, REFERENCE_METRICS
 from lamp_core.report.samples import VARIANTS, SampleSet, SampleVideo
-from lamp_core.report.video_motion import measure_motion
 from lamp_core.synthetic import render_clip
 
 GROUPS = (*VARIANTS, "gain", "reference")

@@ -10,7 +10,7 @@ from lamp_core.metrics import (
     optical_flow,
     summarize_motion,
 )
-from lamp_core.metrics.motion_summary import angular_difference
+from lamp_core.metrics.flow import angular_difference
 
 
 @pytest.mark.parametrize("size", [32, 64])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lamp_core.metrics import fit_global_motion
-from lamp_core.metrics.global_motion import fit_pair
+from lamp_core.metrics.flow import fit_pair
 
 
 def _similarity_flow(a, b, tx, ty, size=32, pairs=3):

@@ -6,7 +6,7 @@ from constructed_videos import moving_disc, still_video, translating_texture
 
 from lamp_core.errors import LampError
 from lamp_core.metrics import motion_fidelity
-from lamp_core.metrics.motion_fidelity import circular_emd, linear_emd
+from lamp_core.metrics.fidelity import circular_emd, linear_emd
 
 
 def test_circular_emd_counts_bins_around_the_circle():

@@ -5,7 +5,7 @@ import pytest
 from constructed_videos import flickering_video, moving_disc, still_video, translating_texture
 
 from lamp_core.metrics import flicker, temporal_smoothness, warping_error
-from lamp_core.metrics.smoothness import warp_previous_frames
+from lamp_core.metrics.flow import warp_previous_frames
 
 
 def test_still_video_is_perfectly_smooth():

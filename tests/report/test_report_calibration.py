@@ -14,7 +14,7 @@ from calibration_clips import (
     still_clip,
 )
 
-from lamp_core.report import DirectionCriterion, RollCriterion, ScaleCriterion, measure_motion
+from lamp_core.metrics import DirectionCriterion, RollCriterion, ScaleCriterion, measure_motion
 
 SIZES = (32, 64)
 DIRECTIONS = [DirectionCriterion(float(angle)) for angle in (0, 90, 180, 270)]

@@ -8,9 +8,7 @@ import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
 from lamp_core.errors import LampError
-from lamp_core.metrics.motion_summary import angular_difference
-from lamp_core.params import load_params
-from lamp_core.report import (
+from lamp_core.metrics import (
     DirectionCriterion,
     RollCriterion,
     RotationCriterion,
@@ -18,6 +16,8 @@ from lamp_core.report import (
     expected_motion_from_params,
     measure_motion,
 )
+from lamp_core.metrics.flow import angular_difference
+from lamp_core.params import load_params
 from lamp_core.synthetic import render_clip
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sample_folders import SIZE, eval_scenes, still_video
 
-from lamp_core.report import measure_motion
-from lamp_core.report.expected_motion import RollCriterion, ScaleCriterion
-from lamp_core.report.video_motion import turn_statistics
+from lamp_core.metrics import measure_motion
+from lamp_core.metrics.expected_motion import RollCriterion, ScaleCriterion
+from lamp_core.metrics.flow import turn_statistics
 from lamp_core.synthetic import render_clip
 
 

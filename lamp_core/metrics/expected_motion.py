@@ -19,7 +19,7 @@ a fraction of its mean side, (height + width) / 2, per frame, so that one criter
   `min_consistency` (0.75) of the frame pairs.
 - a rotation, `{rotation: clockwise}` (or `counterclockwise`), for an object that revolves about a point
   (the `orbit` example): its direction of motion keeps turning the expected way, by `min_turn_deg` (4) to
-  `max_turn_deg` (45) degrees per frame in the expected sense (see `video_motion`), at least
+  `max_turn_deg` (45) degrees per frame in the expected sense (see `flow.VideoMotion`), at least
   `min_consistency` (0.75) of its single turns go that way, and its median speed and moving fraction are
   at least `min_speed` (and `min_speed_px`) and `min_moving_fraction` as for a direction.
 
@@ -33,8 +33,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from lamp_core.errors import LampError
-from lamp_core.metrics.motion_summary import angular_difference
-from lamp_core.report.video_motion import VideoMotion
+from lamp_core.metrics.flow import VideoMotion, angular_difference
 
 ROTATIONS = ("clockwise", "counterclockwise")
 SCALES = ("zoom_in", "zoom_out")
