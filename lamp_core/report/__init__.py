@@ -6,17 +6,24 @@
 reports/index.html and the data of the metric bar plots. Nothing here knows about DVC.
 """
 
-from lamp_core.report.compare_table import compare_table
-from lamp_core.report.cross_motion_report import write_cross_motion_report
-from lamp_core.report.evaluate_settings import EvaluateSettings
-from lamp_core.report.evaluation import VIDEO_COLUMNS, MotionEvaluation, evaluate_motion
+from lamp_core.report.evaluation import (
+    METRICS,
+    VIDEO_COLUMNS,
+    EvaluateSettings,
+    MetricInfo,
+    MotionEvaluation,
+    evaluate_motion,
+    metric_info,
+)
 from lamp_core.report.html_page import render_index_html
-from lamp_core.report.metric_catalog import METRICS, MetricInfo, metric_info
-from lamp_core.report.motion_outputs import (
+from lamp_core.report.outputs import (
+    PLOT_COLUMNS,
+    compare_table,
+    plot_csv,
     read_evaluation,
+    write_cross_motion_report,
     write_motion_outputs,
 )
-from lamp_core.report.plot_data import PLOT_COLUMNS, plot_csv
 from lamp_core.report.samples import SampleSet, SampleVideo, load_motion_samples, load_sample_set
 
 __all__ = [

@@ -6,6 +6,8 @@ error against the renderer's true continuation when the first frame was rendered
 Per variant: the mean of each per-video metric, plus the set metrics (`motion_fidelity` against the
 reference clips, CLIP `diversity`, `learned_fraction`). `gain` is tuned minus untuned, for every metric.
 The reference clips (the training data) are measured the same way, as the target the samples aim at.
+Every number comes from lamp_core.metrics; this module picks them per video and lays them out, with the
+catalog of reported metrics (`METRICS`) and the `evaluate:` settings.
 """
 
 from __future__ import annotations
@@ -35,9 +37,84 @@ from lamp_core.metrics.expected_motion import MotionCriterion, expected_motion_f
 from lamp_core.metrics.flow import measure_motion
 from lamp_core.metrics.results import UNAVAILABLE_KEY
 from lamp_core.params import MotionConfig
-from lamp_core.report.metric_catalog import METRIC_NAMES, REFERENCE_METRICS
 from lamp_core.report.samples import VARIANTS, SampleSet, SampleVideo
 from lamp_core.synthetic import render_clip
+
+# The metrics a motion's evaluation reports, in report order, with how to read them.
+#
+# Each metric of docs/METRICS.md that makes sense per motion is listed once; reports show them in this order.
+# `better` is "higher", "lower", or "reference" (neither is better in itself: closer to the motion's
+# reference clips is better).
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to label, read and print one metric."""
+
+    name: str
+    label: str
+    better: str
+    decimals: int
+    unit: str = ""
+
+    @property
+    def arrow(self) -> str:
+        """↑ (higher is better), ↓ (lower is better) or ≈ (closer to the references is better)."""
+        return {"higher": "↑", "lower": "↓"}.get(self.better, "≈")
+
+    def format(self, value: float | None) -> str:
+        """The value with this metric's precision, or "n/a" when it is unavailable."""
+        if value is None:
+            return "n/a"
+        text = f"{value:.{self.decimals}f}"
+        return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.0"
+
+
+METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("learned_fraction", "learned motion", "higher", 2),
+    MetricInfo("motion_fidelity", "motion fidelity", "higher", 3),
+    MetricInfo("direction_emd_deg", "direction EMD", "lower", 1, "°"),
+    MetricInfo("magnitude_emd", "speed EMD", "lower", 3, "px/frame"),
+    MetricInfo("direction_cosine", "direction cosine", "higher", 2),
+    MetricInfo("dynamic_degree", "dynamic degree", "reference", 3),
+    MetricInfo("flow_magnitude", "flow magnitude", "reference", 2, "px/frame"),
+    MetricInfo("motion_speed", "speed", "reference", 2, "px/frame"),
+    MetricInfo("motion_coherence", "coherence", "reference", 2),
+    MetricInfo("turn_rate_deg", "turn rate", "reference", 1, "°/frame"),
+    MetricInfo("warping_error", "warping error", "lower", 4),
+    MetricInfo("flicker", "flicker", "lower", 4),
+    MetricInfo("first_frame_psnr", "first-frame PSNR", "higher", 1, "dB"),
+    MetricInfo("first_frame_ssim", "first-frame SSIM", "higher", 3),
+    MetricInfo("continuation_psnr", "continuation PSNR", "higher", 1, "dB"),
+    MetricInfo("continuation_ssim", "continuation SSIM", "higher", 3),
+    MetricInfo("continuation_mae", "continuation MAE", "lower", 4),
+    MetricInfo("alignment", "CLIP alignment", "higher", 2),
+    MetricInfo("consistency", "CLIP consistency", "higher", 2),
+    MetricInfo("diversity", "CLIP diversity", "lower", 2),
+)
+
+METRIC_NAMES: tuple[str, ...] = tuple(info.name for info in METRICS)
+
+REFERENCE_METRICS: tuple[str, ...] = (
+    "learned_fraction",
+    "dynamic_degree",
+    "flow_magnitude",
+    "motion_speed",
+    "motion_coherence",
+    "turn_rate_deg",
+    "warping_error",
+    "flicker",
+)
+"""The metrics also measured on the motion's reference clips (the training data), as the target."""
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The catalogue entry of metric `name`."""
+    for info in METRICS:
+        if info.name == name:
+            return info
+    raise KeyError(f"no metric named {name!r} in the report catalogue")
+
 
 GROUPS = (*VARIANTS, "gain", "reference")
 
@@ -342,3 +419,30 @@ def _row(
         )
     row["media"] = None
     return row
+
+
+# The `evaluate:` section of params.yaml: how each motion's evaluation is presented.
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """Settings of the evaluate stage, from `params["evaluate"]` (every key optional)."""
+
+    reference_gifs: int = 4
+    """How many of a motion's reference clips the HTML report shows (written as GIFs)."""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> EvaluateSettings:
+        """Read `evaluate:` with clear errors for unknown keys and bad values."""
+        section = params.get("evaluate") or {}
+        if not isinstance(section, dict):
+            raise LampError("params.yaml: `evaluate:` must be a mapping")
+        unknown = sorted(set(section) - {"reference_gifs"})
+        if unknown:
+            raise LampError(f"params.yaml: unknown keys under `evaluate:`: {', '.join(unknown)}")
+        value = section.get("reference_gifs", cls.reference_gifs)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise LampError(
+                f"params.yaml: evaluate.reference_gifs must be a whole number >= 0, got {value!r}"
+            )
+        return cls(reference_gifs=value)

@@ -12,8 +12,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from lamp_core.report.evaluation import MotionEvaluation
-from lamp_core.report.metric_catalog import METRICS, REFERENCE_METRICS, MetricInfo, metric_info
+from lamp_core.report.evaluation import METRICS, REFERENCE_METRICS, MetricInfo, MotionEvaluation, metric_info
 from lamp_core.report.samples import VARIANTS
 
 # Numbers shown under each generated video (when available), in this order: label and format.

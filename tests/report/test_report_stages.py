@@ -17,7 +17,7 @@ from lamp_core.report import (
     PLOT_COLUMNS,
     VIDEO_COLUMNS,
     load_motion_samples,
-    motion_outputs,
+    outputs,
     read_evaluation,
     write_motion_outputs,
 )
@@ -125,7 +125,7 @@ def test_a_failed_gif_leaves_the_previous_report_untouched(project, monkeypatch)
     evaluation = read_evaluation(evaluation_path(project / "reports", "orbit"))
     samples = load_motion_samples(project / "data" / "samples" / "orbit")
     references = load_frame_cache(project / "data" / "frames" / "orbit")
-    monkeypatch.setattr(motion_outputs, "write_video", failing_write)
+    monkeypatch.setattr(outputs, "write_video", failing_write)
     with pytest.raises(LampError, match="disk full"):
         write_motion_outputs(evaluation, samples, references, project / "reports", n_reference_gifs=1)
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
