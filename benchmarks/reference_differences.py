@@ -18,8 +18,7 @@ import torch
 from lamp_core.model import InflationConfig, load_base
 from lamp_core.model.temporal_attention import TemporalSelfAttention
 from lamp_core.sampling import SamplingConfig, adain, build_video_unet, encode_frames, render_first_frame
-from lamp_core.sampling.lamp_sampler import _denoise, encode_prompts
-from lamp_core.sampling.shared_noise import shared_noise
+from lamp_core.sampling.lamp_sampler import _denoise, encode_prompts, shared_noise
 
 
 def _reference_adain(content: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ from lamp_core.sampling import (
     sample_long_video,
     sample_videos,
 )
-from lamp_core.sampling.latent_codec import check_frame_size
+from lamp_core.sampling.lamp_sampler import check_frame_size
 from lamp_core.video import read_video, write_video
 
 PAPER_SIZE = {"width": 512, "height": 320, "n_frames": 16, "fps": 8.0}

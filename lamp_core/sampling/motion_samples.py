@@ -2,35 +2,267 @@
 
 Both variants share prompts, seeds and first frames; `untuned` is the same inflated base with no motion
 loaded (zero-initialised temporal layers). Output: `<out>/tuned/`, `<out>/untuned/` (sample folders, see
-`sample_folder.py`) and `<out>/contact_sheet.png` (each video's tuned row above its untuned row).
+`write_sample_folder`) and `<out>/contact_sheet.png` (each video's tuned row above its untuned row).
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+from safetensors.numpy import save_file
 
 from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
-from lamp_core.model import LAMPUNet, SDBase, load_base, load_motion, read_motion_config
+from lamp_core.model import (
+    InflationConfig,
+    LAMPUNet,
+    MotionArtifactConfig,
+    SDBase,
+    load_base,
+    load_motion,
+    read_motion_config,
+)
 from lamp_core.params import MotionConfig
+from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
+from lamp_core.video import write_video
 
-from .contact_sheet import contact_sheet
-from .device_placement import resolve_device, resolve_dtype
-from .eval_prompts import EvalPrompt
-from .first_frame import FirstFrame, resolve_first_frames
-from .lamp_sampler import sample_videos
-from .sample_folder import CONTACT_SHEET_FILE, GeneratedVideo, write_sample_folder
-from .sampling_config import MemoryOptions, SamplingConfig
-from .text_to_image import TextToImage
-from .video_model import build_video_unet
+from .first_frame import FirstFrame, FirstFrameSpec, TextToImage, resolve_first_frames
+from .lamp_sampler import MemoryOptions, SamplingConfig, resolve_device, resolve_dtype, sample_videos
+
+# The video model for sampling: a base inflated as a motion artifact says, with or without its motion.
+
+
+def build_video_unet(base: SDBase, inflation: InflationConfig, *, seed: int = 0) -> LAMPUNet:
+    """Inflate `base.unet` in place (reproducibly: temporal attention's random init is seeded), eval mode.
+
+    Without a motion loaded it is the untuned model: the image UNet applied frame by frame, with
+    first-frame attention.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = LAMPUNet.from_unet2d(base.unet, inflation, base_identity=base.identity)
+    unet.requires_grad_(False)
+    return unet.eval()
+
+
+def load_tuned_unet(
+    base: SDBase, motion_dir: str | Path, *, force: bool = False
+) -> tuple[LAMPUNet, MotionArtifactConfig]:
+    """Inflate `base` with the artifact's inflation settings and load its motion (LampError if
+    the artifact is unreadable or was tuned on another base, unless `force`)."""
+    config = read_motion_config(motion_dir)
+    unet = build_video_unet(base, config.inflation)
+    load_motion(motion_dir, unet, force=force)
+    return unet, config
+
+
+# Contact sheets: many videos on one image, one row per video, frames left to right.
+
+_LABEL_HEIGHT = 14
+_GAP = 2
+_BACKGROUND = (255, 255, 255)
+_INK = (20, 20, 20)
+
+
+def contact_sheet(
+    videos: Sequence[np.ndarray],
+    labels: Sequence[str] | None = None,
+    *,
+    max_frames: int = 16,
+    min_frame_height: int = 64,
+) -> np.ndarray:
+    """One row per video (uint8 (T, H, W, 3), all of one size): up to `max_frames` frames evenly spread
+    over the video, each frame enlarged (nearest neighbour, integer factor) to at least `min_frame_height`
+    pixels, and the row's label written above it. Returns a uint8 (height, width, 3) image."""
+    if not videos:
+        raise ValueError("a contact sheet needs at least one video")
+    sizes = {np.asarray(video).shape[1:] for video in videos}
+    if len(sizes) != 1:
+        raise ValueError(f"videos of a contact sheet must share one frame size, got {sorted(sizes)}")
+    if labels is not None and len(labels) != len(videos):
+        raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
+    height, width, _ = sizes.pop()
+    factor = max(1, -(-min_frame_height // height))
+    columns = min(max(len(video) for video in videos), max_frames)
+    label_height = _LABEL_HEIGHT if labels is not None else 0
+    row_height = label_height + height * factor + _GAP
+    sheet = np.full((row_height * len(videos), columns * (width * factor + _GAP), 3), _BACKGROUND, np.uint8)
+    for row, video in enumerate(videos):
+        video = np.asarray(video)
+        picks = np.linspace(0, len(video) - 1, min(columns, len(video))).round().astype(int)
+        strip = video[picks].repeat(factor, axis=1).repeat(factor, axis=2)  # (n, H*f, W*f, 3)
+        strip = np.pad(strip, ((0, 0), (0, 0), (0, _GAP), (0, 0)), constant_values=255)
+        strip = strip.transpose(1, 0, 2, 3).reshape(height * factor, -1, 3)
+        top = row * row_height + label_height
+        sheet[top : top + height * factor, : strip.shape[1]] = strip
+    image = Image.fromarray(sheet)
+    if labels is not None:
+        draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+        for row, label in enumerate(labels):
+            draw.text((2, row * row_height + 1), label, fill=_INK, font=font)
+    return np.asarray(image)
+
+
+# A motion's evaluation prompts (`evaluation.<name>.eval_prompts` in params.yaml), parsed and checked.
+#
+# Each entry: `{prompt: str, first_frame: {render: {seed: N}} | {image: PATH} | {prompt: TEXT}}`, plus
+# optional `seed` (the video's; default `generate.seed` + the entry's index) and `negative_prompt`.
+# `{caption}` in a prompt is replaced by what the first frame shows: the rendered scene's caption, or the
+# first-frame prompt (for an image, it is an error).
+
+CAPTION_FIELD = "{caption}"
+_KEYS = {"prompt", "first_frame", "seed", "negative_prompt"}
+
+
+@dataclass(frozen=True)
+class EvalPrompt:
+    """One evaluation video to generate: its id, prompt template, first-frame source and seed."""
+
+    video_id: str
+    prompt: str
+    first_frame: FirstFrameSpec
+    seed: int
+    negative_prompt: str | None = None
+
+    def prompt_for(self, first_frame: FirstFrame) -> str:
+        """The prompt with `{caption}` filled in from the first frame actually used."""
+        if CAPTION_FIELD not in self.prompt:
+            return self.prompt
+        if first_frame.scene is not None:
+            caption = first_frame.scene.caption
+        elif self.first_frame.kind == "prompt":
+            caption = str(self.first_frame.prompt)
+        else:
+            raise LampError(
+                f"{self.video_id}: {CAPTION_FIELD} in the prompt needs a rendered or prompted first frame"
+            )
+        return self.prompt.replace(CAPTION_FIELD, caption)
+
+
+def parse_eval_prompts(motion: str, entries: Any, base_seed: int) -> list[EvalPrompt]:
+    """Parse `evaluation.<motion>.eval_prompts`; errors name the entry (`evaluation.x.eval_prompts[2]`)."""
+    where = f"params.yaml: evaluation.{motion}.eval_prompts"
+    if not isinstance(entries, list) or not entries:
+        raise LampError(f"{where}: expected a non-empty list of {{prompt, first_frame}} entries")
+    prompts = []
+    for index, entry in enumerate(entries):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise LampError(f"{at}: expected a mapping with prompt and first_frame, got {entry!r}")
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise LampError(f"{at}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
+        prompt = entry.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise LampError(f"{at}: prompt must be non-empty text")
+        if "first_frame" not in entry:
+            raise LampError(
+                f"{at}: lacks first_frame ({{render: {{seed: N}}}}, {{image: PATH}} or {{prompt: TEXT}})"
+            )
+        spec = FirstFrameSpec.from_params(entry["first_frame"], at)
+        if CAPTION_FIELD in prompt and spec.kind == "image":
+            raise LampError(f"{at}: {CAPTION_FIELD} in the prompt needs a rendered or prompted first frame")
+        seed = entry.get("seed", base_seed + index)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise LampError(f"{at}: seed must be an integer, got {seed!r}")
+        negative = entry.get("negative_prompt")
+        if negative is not None and not isinstance(negative, str):
+            raise LampError(f"{at}: negative_prompt must be text, got {negative!r}")
+        prompts.append(EvalPrompt(f"video_{index:02d}", prompt, spec, seed, negative))
+    return prompts
+
+
+# Writing generated videos as a sample folder (the contract between the generate and evaluate stages).
+#
+# `data/samples/<motion>/<variant>/` holds, per video, `<video_id>.mp4` (H.264), `<video_id>.gif` and
+# `first_frames/<video_id>.png`; for all videos `videos.safetensors` (exact uint8 (T, H, W, 3) frames, key
+# = video_id), `contact_sheet.png` and `index.csv` (paths relative to the folder).
+
+CONTACT_SHEET_FILE = "contact_sheet.png"
+FIRST_FRAMES_DIR = "first_frames"
+INDEX_COLUMNS = (
+    "video_id",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "first_frame_source",
+    "first_frame_png",
+    "scene_json",
+    "mp4",
+    "gif",
+    "n_frames",
+    "fps",
+    "width",
+    "height",
+)
+
+
+@dataclass(frozen=True)
+class GeneratedVideo:
+    """One generated video and what it was generated from; frames are uint8 (T, H, W, 3)."""
+
+    video_id: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    first_frame: FirstFrame
+    frames: np.ndarray
+
+
+def write_sample_folder(folder: str | Path, videos: Sequence[GeneratedVideo], fps: float) -> Path:
+    """Write `videos` into `folder` (created) as the sample-folder contract says; returns the folder."""
+    folder = Path(folder)
+    if not videos:
+        raise LampError(f"{folder}: no videos to write")
+    ids = [video.video_id for video in videos]
+    if len(set(ids)) != len(ids):
+        raise LampError(f"{folder}: video ids are not unique: {ids}")
+    (folder / FIRST_FRAMES_DIR).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for video in videos:
+        frames = np.ascontiguousarray(video.frames)
+        png = f"{FIRST_FRAMES_DIR}/{video.video_id}.png"
+        Image.fromarray(video.first_frame.image).save(folder / png)
+        write_video(frames, folder / f"{video.video_id}.mp4", fps)
+        write_video(frames, folder / f"{video.video_id}.gif", fps)
+        rows.append(
+            {
+                "video_id": video.video_id,
+                "prompt": video.prompt,
+                "negative_prompt": video.negative_prompt,
+                "seed": video.seed,
+                "first_frame_source": video.first_frame.source,
+                "first_frame_png": png,
+                "scene_json": video.first_frame.scene_json,
+                "mp4": f"{video.video_id}.mp4",
+                "gif": f"{video.video_id}.gif",
+                "n_frames": frames.shape[0],
+                "fps": fps,
+                "width": frames.shape[2],
+                "height": frames.shape[1],
+            }
+        )
+    save_file(
+        {video.video_id: np.ascontiguousarray(video.frames) for video in videos},
+        str(folder / SAMPLE_VIDEOS_FILE),
+    )
+    sheet = contact_sheet([video.frames for video in videos], [f"{v.video_id}: {v.prompt}" for v in videos])
+    Image.fromarray(sheet).save(folder / CONTACT_SHEET_FILE)
+    with (folder / SAMPLE_INDEX_FILE).open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INDEX_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
 
 logger = logging.getLogger(__name__)
 
