@@ -61,7 +61,7 @@ def captioner_dir(tmp_path_factory):
 
 
 def test_model_captions_each_clip(tmp_path, media, captioner_dir):
-    from lamp_core.data.captioner import ImageCaptioner
+    from lamp_core.data.captions import ImageCaptioner
 
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -89,7 +89,7 @@ def test_model_captions_each_clip(tmp_path, media, captioner_dir):
 
 
 def test_unloadable_captioner_is_a_clear_error(tmp_path):
-    from lamp_core.data.captioner import ImageCaptioner
+    from lamp_core.data.captions import ImageCaptioner
 
     (tmp_path / "not_a_model").mkdir()
     with pytest.raises(LampError, match=r"not_a_model: cannot load the image-to-text local model folder"):

@@ -23,8 +23,7 @@ from lamp_core.synthetic import (
     sample_image,
     sample_scene,
 )
-from lamp_core.synthetic.palette import contrasting_backgrounds
-from lamp_core.synthetic.scene import WAVELENGTH_RANGE
+from lamp_core.synthetic.scene import WAVELENGTH_RANGE, contrasting_backgrounds
 
 W, H = 64, 64
 

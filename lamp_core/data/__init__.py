@@ -11,8 +11,15 @@ from lamp_core.data.frame_cache import (
     clip_key,
     load_frame_cache,
 )
-from lamp_core.data.ingest import IngestReport, IngestSettings, ingest_motion, list_sources
-from lamp_core.data.manifest import ManifestRow, read_manifest, write_manifest
+from lamp_core.data.ingest import (
+    IngestReport,
+    IngestSettings,
+    ManifestRow,
+    ingest_motion,
+    list_sources,
+    read_manifest,
+    write_manifest,
+)
 
 __all__ = [
     "CAPTIONS_FILE",

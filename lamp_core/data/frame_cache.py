@@ -22,8 +22,7 @@ import numpy as np
 
 from lamp_core.atomic_write import replacing
 from lamp_core.data.captions import CaptionSpec
-from lamp_core.data.ingest import RECOMMENDED_CLIPS
-from lamp_core.data.manifest import read_manifest
+from lamp_core.data.ingest import RECOMMENDED_CLIPS, read_manifest
 from lamp_core.errors import LampError, VideoError
 from lamp_core.params import MotionConfig
 from lamp_core.paths import MANIFEST_FILE
@@ -161,7 +160,7 @@ def _captions(
         texts = list(sidecar)
     else:
         if captioner is None:
-            from lamp_core.data.captioner import ImageCaptioner
+            from lamp_core.data.captions import ImageCaptioner
 
             captioner = ImageCaptioner(spec.captioner or "")
         texts = list(captioner(np.stack([clip[len(clip) // 2] for clip in clips])))

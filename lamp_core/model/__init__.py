@@ -9,8 +9,7 @@ Typical use::
     load_motion("models/orbit", unet)  # switch motion on the same base
 """
 
-from .base import DEFAULT_SINGLE_FILE_CONFIG, SDBase, load_base
-from .base_identity import BaseIdentity, unet_content_hash
+from .base import DEFAULT_SINGLE_FILE_CONFIG, BaseIdentity, SDBase, load_base, unet_content_hash
 from .config import InflationConfig
 from .motion_artifact import MotionArtifactConfig, load_motion, read_motion_config, save_motion
 from .video_unet import DEFAULT_TRAINABLE_PATTERNS, LAMPUNet

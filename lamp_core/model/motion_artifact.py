@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from lamp_core.atomic_write import replacing
 from lamp_core.errors import LampError
 
-from .base_identity import BaseIdentity
+from .base import BaseIdentity
 from .config import InflationConfig
 from .video_unet import LAMPUNet
 

@@ -26,8 +26,7 @@ from torch import nn
 
 from lamp_core.errors import LampError
 
-from .base_checks import sd1_unet_problems
-from .base_identity import BaseIdentity
+from .base import BaseIdentity, sd1_unet_problems
 from .config import InflationConfig
 from .first_frame_attention import FirstFrameAttnProcessor
 from .frame_context import FrameContext

@@ -9,9 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from lamp_core.synthetic.motions import MOTIONS
-from lamp_core.synthetic.palette import BACKGROUND_COLORS, OBJECT_COLORS
-from lamp_core.synthetic.scene import Scene, sample_scene
-from lamp_core.synthetic.shapes import coverage, signed_distance
+from lamp_core.synthetic.scene import (
+    BACKGROUND_COLORS,
+    OBJECT_COLORS,
+    Scene,
+    coverage,
+    sample_scene,
+    signed_distance,
+)
 
 # Each output pixel averages SUPERSAMPLE x SUPERSAMPLE sub-pixels, each itself anti-aliased from the signed
 # distance: accurate coverage at polygon corners too, where a distance bound alone is only approximate.

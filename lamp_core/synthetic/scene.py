@@ -19,8 +19,77 @@ from lamp_core.synthetic.motions import (
     sample_rate,
     sample_start,
 )
-from lamp_core.synthetic.palette import BACKGROUND_COLORS, OBJECT_COLORS, contrasting_backgrounds
-from lamp_core.synthetic.shapes import SHAPES
+
+# Named colours of the synthetic scenes: bright object colours, muted background colours.
+
+OBJECT_COLORS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 40, 40),
+    "orange": (245, 140, 30),
+    "yellow": (240, 220, 40),
+    "green": (50, 190, 70),
+    "cyan": (40, 200, 220),
+    "blue": (50, 90, 230),
+    "purple": (150, 60, 210),
+    "pink": (240, 120, 190),
+    "white": (240, 240, 240),
+}
+
+BACKGROUND_COLORS: dict[str, tuple[int, int, int]] = {
+    "black": (15, 15, 15),
+    "dark blue": (20, 30, 85),
+    "dark green": (20, 65, 35),
+    "brown": (95, 60, 30),
+    "gray": (110, 110, 110),
+    "beige": (225, 210, 175),
+}
+
+# An object colour and a background are only paired when they are this far apart in RGB, so the object
+# is always clearly visible (and its mask recoverable by colour).
+MIN_CONTRAST = 140.0
+
+
+def contrasting_backgrounds(color: str) -> list[str]:
+    """Names of the backgrounds an object of colour `color` may be drawn on, in palette order."""
+    rgb = np.asarray(OBJECT_COLORS[color], dtype=np.float64)
+    return [
+        name
+        for name, bg in BACKGROUND_COLORS.items()
+        if np.linalg.norm(rgb - np.asarray(bg, dtype=np.float64)) >= MIN_CONTRAST
+    ]
+
+
+# Shapes as signed distance functions, and their anti-aliased pixel coverage.
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
+
+_SQRT3 = np.sqrt(3.0)
+
+
+def signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, radius: float) -> np.ndarray:
+    """Signed distance (negative inside) from offsets `(dx, dy)` to a shape centred at the origin.
+
+    `radius` is the shape's nominal size; every shape is scaled to cover roughly the area of a circle
+    of that radius. Polygons use the maximum of their edge distances: exact near edges, which is all
+    that anti-aliasing needs.
+    """
+    if shape == "circle":
+        return np.hypot(dx, dy) - radius
+    if shape == "square":
+        return np.maximum(np.abs(dx), np.abs(dy)) - np.float32(0.886 * radius)
+    if shape == "diamond":
+        return (np.abs(dx) + np.abs(dy) - 1.25 * radius) / np.sqrt(2.0)
+    if shape == "triangle":
+        # Equilateral, pointing up (y grows downwards), centroid at the origin, circumradius r.
+        r = 1.3 * radius
+        sides = (_SQRT3 * np.abs(dx) - dy - r) / 2.0
+        return np.maximum(sides, dy - r / 2.0)
+    raise ValueError(f"unknown shape {shape!r}; known shapes: {', '.join(SHAPES)}")
+
+
+def coverage(distance_px: np.ndarray) -> np.ndarray:
+    """Fraction of each pixel covered by the shape, from signed distances in output pixels."""
+    return np.clip(0.5 - distance_px, 0.0, 1.0).astype(np.float32)
+
 
 MAX_OBJECTS = 3
 RADIUS_RANGE = (0.10, 0.20)  # an object's nominal half-size, as a fraction of the frame's shorter side

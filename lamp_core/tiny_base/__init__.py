@@ -1,6 +1,13 @@
 """The project's own tiny text-to-image base model, in the formats of an SD 1.x diffusers folder."""
 
-from lamp_core.tiny_base.components import build_tiny_sd_components, save_tiny_sd, sd1_scheduler
+from lamp_core.tiny_base.components import (
+    build_tiny_sd_components,
+    caption_corpus,
+    save_clip_tokenizer,
+    save_tiny_sd,
+    sd1_scheduler,
+    train_clip_bpe,
+)
 from lamp_core.tiny_base.evaluate import (
     caption_fidelity,
     describe_image,
@@ -8,9 +15,7 @@ from lamp_core.tiny_base.evaluate import (
     load_pipeline,
     sample_images,
 )
-from lamp_core.tiny_base.model_card import write_model_card
-from lamp_core.tiny_base.pretrain import PretrainConfig, pretrain_tiny_sd
-from lamp_core.tiny_base.tokenizer import caption_corpus, save_clip_tokenizer, train_clip_bpe
+from lamp_core.tiny_base.pretrain import PretrainConfig, pretrain_tiny_sd, write_model_card
 
 __all__ = [
     "PretrainConfig",

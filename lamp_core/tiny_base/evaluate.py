@@ -12,7 +12,7 @@ import torch
 from diffusers import DDIMScheduler, StableDiffusionPipeline
 
 from lamp_core.synthetic import BACKGROUND_COLORS, OBJECT_COLORS, SHAPES
-from lamp_core.synthetic.shapes import coverage, signed_distance
+from lamp_core.synthetic.scene import coverage, signed_distance
 
 _CAPTION = re.compile(r"^(?P<objects>.+?) on a (?P<background>.+?) background$")
 _OBJECT = re.compile(r"^an? (?P<color>\S+) (?P<shape>\w+)$")

@@ -9,13 +9,11 @@ Typical use (what `python -m stages.tune <motion>` does)::
 """
 
 from .checkpoint import Checkpoint, latest_checkpoint_step, load_latest_checkpoint, save_checkpoint
+from .dataset import LatentCache, Window, WindowSampler, build_latent_cache
 from .lamp_loss import LossOutput, lamp_loss, lamp_loss_step, noisy_videos
-from .latent_cache import LatentCache, build_latent_cache
-from .model_card import MODEL_CARD_FILE, build_model_card, code_version
-from .publish import publish_motion
+from .publish import MODEL_CARD_FILE, build_model_card, code_version, publish_motion
 from .settings import ModelSettings, TuneSettings, base_source
 from .tuner import TuneJob, TunePaths, TuneResult, tune_motion
-from .window_dataset import Window, WindowSampler
 
 __all__ = [
     "MODEL_CARD_FILE",

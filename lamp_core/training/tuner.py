@@ -49,15 +49,18 @@ from .checkpoint import (
     remove_partial_checkpoints,
     save_checkpoint,
 )
+from .dataset import LATENT_CACHE_FILE, LatentCache, WindowSampler, build_latent_cache
 from .lamp_loss import lamp_loss_step
-from .latent_cache import LATENT_CACHE_FILE, LatentCache, build_latent_cache
-from .model_card import build_model_card
-from .publish import publish_motion
-from .run_identity import data_record, fingerprint
+from .publish import build_model_card, data_record, fingerprint, publish_motion
 from .settings import ModelSettings, TuneSettings
-from .training_log import LEARNING_RATE, LOSS, TrainingLog
-from .validation import ValidationSpec, validation_video_path, write_validation_video
-from .window_dataset import WindowSampler
+from .training_log import (
+    LEARNING_RATE,
+    LOSS,
+    TrainingLog,
+    ValidationSpec,
+    validation_video_path,
+    write_validation_video,
+)
 
 logger = logging.getLogger(__name__)
 

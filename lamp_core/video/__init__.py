@@ -4,13 +4,21 @@
 """
 
 from lamp_core.video.decode import read_video
-from lamp_core.video.encode import WRITABLE_EXTENSIONS, write_video
-from lamp_core.video.ffmpeg_cli import ffmpeg_exe, ffmpeg_version
-from lamp_core.video.normalise import NormaliseResult, NormaliseSpec, Segment, normalise_video, plan_segments
+from lamp_core.video.encode import (
+    WRITABLE_EXTENSIONS,
+    NormaliseResult,
+    NormaliseSpec,
+    Segment,
+    normalise_video,
+    plan_segments,
+    write_video,
+)
 from lamp_core.video.probe import (
     VIDEO_EXTENSIONS,
     VideoInfo,
     count_frames,
+    ffmpeg_exe,
+    ffmpeg_version,
     is_video_name,
     probe_video,
     seconds_to_frames,

@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from lamp_core.errors import VideoError
-from lamp_core.video.ffmpeg_cli import file_url
+from lamp_core.video.probe import file_url
 
 logger = logging.getLogger(__name__)
 
