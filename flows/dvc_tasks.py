@@ -28,6 +28,10 @@ from flows.gpu import GPU_TAG, claim_gpu
 from flows.process import run_streaming
 
 TAIL_LINES = 12
+# Tries after the first for a DVC task that failed for a passing reason, and the wait between tries: the
+# one home of both; the flows take them as parameters with these defaults.
+RETRIES = 2
+RETRY_DELAY_S = 30.0
 # Progress bars redraw with '\r' many times a second: log one redraw per interval.
 UPDATE_LOG_INTERVAL_S = 10.0
 
@@ -144,8 +148,8 @@ def run_dvc(root: str, args: list[str], target: str) -> StageRun:
 
 _DVC_TASK_OPTIONS: dict[str, Any] = {
     "cache_policy": NO_CACHE,  # DVC is the cache: a task must always ask DVC
-    "retries": 2,
-    "retry_delay_seconds": 30,
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAY_S,
     "retry_condition_fn": _retry_if_transient,
 }
 

@@ -1,4 +1,5 @@
-"""Flow `motions`: several motions at once, each motion's failure its own; a summary of who succeeded."""
+"""Flow `motions`: these motions (one, or all of params.yaml) brought up to date, each of their DVC stages
+a Prefect task running `dvc repro <stage>`; each motion's failure its own; a summary of who succeeded."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_motion, publish_motions_summary
+from flows.dvc_tasks import RETRIES, RETRY_DELAY_S
 from flows.gpu import ensure_gpu_limit, gpu_stage_groups
 from flows.outcomes import MotionOutcome, MotionsFailed, MotionsSummary
 from flows.pipeline import Pipeline
@@ -19,15 +21,16 @@ from flows.task_runners import dask_task_runner, local_task_runner
 def motions_flow(
     motions: list[str] | None = None,
     root: str = ".",
+    stages: list[str] | None = None,
     include_joint: bool = True,
     gpu_stages: list[str] | None = None,
     pull: bool = False,
     push: bool | None = None,
     remote: str | None = None,
-    retries: int = 2,
-    retry_delay_s: float = 30.0,
+    retries: int = RETRIES,
+    retry_delay_s: float = RETRY_DELAY_S,
 ) -> MotionsSummary:
-    """Bring several motions up to date at once, then the cross-motion stages (the report) when they can run.
+    """Bring motions up to date at once, then the cross-motion stages (the report) when they can run.
 
     Every stage runs once: a stage shared by several motions (`base`) runs before any of them needs it, so no
     two DVC runs ever race on it, and the motions' own stages run side by side. CPU stages run in parallel;
@@ -36,6 +39,8 @@ def motions_flow(
     Args:
         motions: names of the motions (default: every motion of params.yaml).
         root: the DVC project.
+        stages: run only these of each motion's stages (names such as "frames") and what they need; no
+            cross-motion stage then.
         include_joint: also run the cross-motion stages whose motions are all among `motions` (the report).
         gpu_stages: stage names that need a GPU (default: $LAMP_GPU_STAGES, else base, tune, generate).
         pull: fetch the outputs of finished stages from the DVC remote instead of recomputing them (a
@@ -48,9 +53,10 @@ def motions_flow(
     logger = get_run_logger()
     pipeline = Pipeline.load(root)
     names = list(motions) if motions else list(pipeline.motions)
-    per_motion = {name: pipeline.motion_stages(name) for name in names}
+    include_joint = include_joint and stages is None
+    per_motion = {name: pipeline.motion_stages(name, stages) for name in names}
     joint = pipeline.joint_stages(names) if include_joint else []
-    plan = pipeline.plan(names, include_joint=include_joint)
+    plan = pipeline.plan(names, include_joint=include_joint, groups=stages)
     slots = ensure_gpu_limit()
     groups = gpu_stage_groups(gpu_stages)
     logger.info(
@@ -83,10 +89,12 @@ def motions_flow(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m flows.motions [MOTION ...] [--dask-workers N | --dask-address URL]`: run the flow here."""
+    """`python -m flows.motions [MOTION ...] [--stages S ...] [--dask-workers N | --dask-address URL]`: run
+    the flow here."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("motions", nargs="*")
     parser.add_argument("--root", default=".")
+    parser.add_argument("--stages", nargs="+", default=None, help="only these stages (and what they need)")
     parser.add_argument("--dask-workers", type=int, default=0, help="run the stages on a local Dask cluster")
     parser.add_argument("--dask-address", default=None, help="run the stages on this Dask scheduler")
     parser.add_argument("--pull", action="store_true", help="fetch finished outputs from the DVC remote")
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         flow_to_run = motions_flow.with_options(
             task_runner=dask_task_runner(args.dask_workers, args.dask_address)
         )
-    flow_to_run(args.motions or None, root=args.root, pull=args.pull, push=args.push)
+    flow_to_run(args.motions or None, root=args.root, stages=args.stages, pull=args.pull, push=args.push)
 
 
 if __name__ == "__main__":

@@ -89,19 +89,8 @@ class MotionsSummary:
         return [s.stage for s in self.joint if s.status == FAILED]
 
 
-class MotionFailed(RuntimeError):
-    """A `motion` flow run could not finish its motion; `outcome` says which stage failed and why."""
-
-    def __init__(self, outcome: MotionOutcome):
-        self.outcome = outcome
-        super().__init__(f"motion {outcome.motion!r} {outcome.status_line()}")
-
-    def __reduce__(self):
-        return type(self), (self.outcome,)
-
-
 class MotionsFailed(RuntimeError):
-    """Some motions of a `motions` flow run did not finish (the others did); `summary` has them all."""
+    """Some motions of a `motions` flow run did not finish (any others did); `summary` has them all."""
 
     def __init__(self, summary: MotionsSummary):
         self.summary = summary

@@ -112,13 +112,15 @@ class Pipeline:
                 joint.append(stage)
         return joint
 
-    def plan(self, motions: Iterable[str], include_joint: bool = True) -> list[Stage]:
-        """Every stage to run for `motions`, each once, in pipeline order: shared upstream stages (`base`)
-        appear once, so no two runs ever race on them."""
+    def plan(
+        self, motions: Iterable[str], include_joint: bool = True, groups: Iterable[str] | None = None
+    ) -> list[Stage]:
+        """Every stage to run for `motions` (only their `groups` stages and what those need, if given), each
+        once, in pipeline order: shared upstream stages (`base`) appear once, so no two runs race on them."""
         motions = list(motions)
         needed: set[str] = set()
         for motion in motions:
-            needed.update(s.address for s in self.motion_stages(motion))
+            needed.update(s.address for s in self.motion_stages(motion, groups))
         if include_joint:
             needed = self.upstream_closure(needed | {s.address for s in self.joint_stages(motions)})
         return [s for s in self.stages if s.address in needed]

@@ -1,6 +1,6 @@
 """`make ui` (`python -m flows.serve`): a local Prefect server, and the flows served from it as deployments.
 
-Open the printed URL, pick a deployment (motion, motions, sweep) and run it with parameters, or give it a
+Open the printed URL, pick a deployment (motions, sweep) and run it with parameters, or give it a
 schedule (Deployments -> the deployment -> Schedules -> +, cron). Flow runs execute on this machine, in the
 project at --root. With PREFECT_API_URL already set (your own server, Prefect Cloud), the deployments are
 served to that instead and no server is started.
@@ -20,12 +20,11 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.gpu import ensure_gpu_limit
 from flows.local_server import ServerError, is_healthy, local_prefect_server
-from flows.motion import motion_flow
 from flows.motions import motions_flow
 from flows.sweep import sweep_flow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FLOWS = {"motion": motion_flow, "motions": motions_flow, "sweep": sweep_flow}
+FLOWS = {"motions": motions_flow, "sweep": sweep_flow}
 
 
 def deployments(root: Path, crons: dict[str, str] | None = None) -> list:

@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import wait
 
 from flows.artifacts import markdown_table, publish_sweep
-from flows.dvc_tasks import run_experiment
+from flows.dvc_tasks import RETRIES, RETRY_DELAY_S, run_experiment
 from flows.experiments import expand_grid, experiment_results
 from flows.gpu import GPU_TAG, ensure_gpu_limit, gpu_stage_groups
 from flows.outcomes import FAILED, StageOutcome
@@ -41,8 +41,8 @@ def sweep_flow(
     root: str = ".",
     targets: list[str] | None = None,
     gpu_stages: list[str] | None = None,
-    retries: int = 1,
-    retry_delay_s: float = 30.0,
+    retries: int = RETRIES,
+    retry_delay_s: float = RETRY_DELAY_S,
 ) -> list[dict[str, Any]]:
     """Run one DVC experiment per parameter set of `grid` for `motion`, and tabulate their metrics.
 

@@ -18,7 +18,6 @@ from prefect.client.schemas.filters import (
 )
 from toy_dvc_project import dvc, starts, write_toy_project
 
-from flows.motion import motion_flow
 from flows.motions import motions_flow
 from flows.outcomes import FAILED, NOT_RUN, RAN, UP_TO_DATE, MotionsFailed
 from flows.sweep import sweep_flow
@@ -46,16 +45,16 @@ def overlaps(a, b) -> bool:
     return a.start_time < b.end_time and b.start_time < a.end_time
 
 
-def test_motion_flow_retries_a_killed_stage_ends_as_dvc_repro_does_and_shares_via_remote(tmp_path: Path):
+def test_one_motion_retries_a_killed_stage_ends_as_dvc_repro_does_and_shares_via_remote(tmp_path: Path):
     flow_root = write_toy_project(tmp_path / "flow", motions=["alpha"], report=False)
     repro_root = write_toy_project(tmp_path / "repro", motions=["alpha"], report=False)
     dvc(flow_root, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
     (flow_root / "FLAKY-tune@alpha").touch()  # the first try of tune is killed, as by the OOM killer
 
-    state = motion_flow("alpha", root=str(flow_root), retries=2, retry_delay_s=0, return_state=True)
+    state = motions_flow(["alpha"], root=str(flow_root), retries=2, retry_delay_s=0, return_state=True)
     dvc(repro_root, "repro")
 
-    outcome = state.result()
+    (outcome,) = state.result().motions
     assert [s.stage for s in outcome.stages] == ["base", "frames@alpha", "tune@alpha"]
     assert all(s.status == RAN for s in outcome.stages)
     # The retry ran tune again and nothing else: DVC skipped the finished stages above it.
@@ -81,7 +80,7 @@ def test_motion_flow_retries_a_killed_stage_ends_as_dvc_repro_does_and_shares_vi
     for name in ("step.py", "dvc.yaml", "params.yaml", "dvc.lock", ".dvc/config"):
         (worker / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(flow_root / name, worker / name)
-    pulled = motion_flow("alpha", root=str(worker), pull=True, push=False)
+    (pulled,) = motions_flow(["alpha"], root=str(worker), pull=True, push=False).motions
     assert [s.status for s in pulled.stages] == [UP_TO_DATE] * 3 and not (worker / "events.jsonl").exists()
     assert (worker / "out/alpha/sample.gif").read_bytes() == (flow_root / "out/alpha/sample.gif").read_bytes()
 
@@ -167,13 +166,15 @@ def test_motions_flow_fans_out_over_a_dask_cluster(tmp_path: Path):
     }
 
 
-def test_motion_flow_runs_this_repos_data_stages_as_dvc_repro_does(tmp_path: Path):
+def test_one_motion_runs_this_repos_data_stages_as_dvc_repro_does(tmp_path: Path):
     flow_root, repro_root = copy_of_this_repo(tmp_path / "flow"), copy_of_this_repo(tmp_path / "repro")
     params = yaml.safe_load((flow_root / "params.yaml").read_text())
     motion = next(name for name in params["examples"] if name in params["motions"])  # a built-in motion
     data_stages = [f"examples@{motion}", f"ingest@{motion}", f"frames@{motion}"]
 
-    outcome = motion_flow(motion, root=str(flow_root), stages=["frames"], retry_delay_s=0)
+    summary = motions_flow([motion], root=str(flow_root), stages=["frames"], retry_delay_s=0)
+    (outcome,) = summary.motions
+    assert summary.joint == ()  # only the asked stages: not the report
     dvc(repro_root, "repro", f"frames@{motion}")
 
     assert [(s.stage, s.status) for s in outcome.stages] == [(s, RAN) for s in data_stages]
@@ -204,6 +205,6 @@ def copy_of_this_repo(dest: Path) -> Path:
 
 def test_a_flow_names_a_missing_motion(tmp_path: Path):
     root = write_toy_project(tmp_path / "p", motions=["alpha"], report=False)
-    state = motion_flow("zeta", root=str(root), return_state=True)
+    state = motions_flow(["zeta"], root=str(root), return_state=True)
     error = state.result(raise_on_failure=False)
     assert "no stage is generated for motion 'zeta' (motions: alpha)" in str(error)
