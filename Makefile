@@ -32,11 +32,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Two pytest workers, one per core, whole files per worker: the proof test (tests/test_motion_learned.py,
-# three real tuning runs) takes one core while the rest of the suite runs on the other.
+# Two pytest workers, one per core, whole files (or test classes) per worker: each motion of the proof test
+# (tests/test_motion_learned.py, one tuning run per motion, one class per motion) takes a worker, and the
+# rest of the suite fills in around them.
 test: $(STAMP) browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ruff check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

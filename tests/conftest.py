@@ -103,3 +103,9 @@ class Media:
 def media() -> type[Media]:
     """Makers of real test media files: `media.make_video(path, ...)`, `media.gif_with_canvas(...)`, ..."""
     return Media
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The proof test first: with `make test`'s `--dist loadscope --no-loadscope-reorder` its motions (one
+    tuning run each, the longest tests) start at once on the two workers, and the rest fills in after."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/test_motion_learned.py"))

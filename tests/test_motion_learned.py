@@ -95,44 +95,51 @@ def lab(params: dict, tmp_path_factory: pytest.TempPathFactory) -> MotionLab:
     return MotionLab(params, tmp_path_factory)
 
 
-@pytest.fixture(scope="module", params=MOTIONS)
-def learned_motion(request: pytest.FixtureRequest, lab: MotionLab) -> LearnedMotion:
-    """One motion tuned from its rendered examples and evaluated, shared by the tests of that motion."""
-    return lab.learned(request.param)
+class MotionProof:
+    """The proof for one motion (`motion`). One class per built-in motion (below), so that pytest-xdist's
+    `--dist loadscope` (`make test`) gives each motion's tuning run its own worker."""
+
+    motion: str
+
+    @pytest.fixture
+    def learned_motion(self, lab: MotionLab) -> LearnedMotion:
+        """The motion tuned from its rendered examples and evaluated, once, shared by its tests."""
+        return lab.learned(self.motion)
+
+    def test_there_are_12_evaluation_videos_and_the_criterion_accepts_the_references(
+        self, learned_motion: LearnedMotion
+    ) -> None:
+        assert learned_motion.row["n_videos"] == 12
+        assert learned_motion.row["learned_reference"] >= 0.9, learned_motion.describe()
+
+    def test_the_tuned_model_moves_unseen_scenes_the_learned_way(self, learned_motion: LearnedMotion) -> None:
+        assert learned_motion.row["learned_tuned"] >= TUNED_AT_LEAST, learned_motion.describe()
+
+    def test_the_untuned_model_does_not(self, learned_motion: LearnedMotion) -> None:
+        assert learned_motion.row["learned_untuned"] <= UNTUNED_AT_MOST, learned_motion.describe()
+
+    def test_the_tuned_model_continues_its_first_frames_better(self, learned_motion: LearnedMotion) -> None:
+        """PSNR against the renderer's true continuation of each first frame."""
+        row = learned_motion.row
+        assert row["continuation_psnr_tuned"] >= row["continuation_psnr_untuned"] + CONTINUATION_GAIN_DB, row
+
+    def test_the_model_moves_its_own_way_not_the_other_motions(
+        self, learned_motion: LearnedMotion, params: dict
+    ) -> None:
+        """What tuning taught is the clips' motion, not motion in general: a model tuned on one motion
+        passes another built-in motion's criterion no more often than the untuned model may."""
+        tuned = learned_motion.measured["tuned"]
+        for other in MOTIONS:
+            if other == self.motion:
+                continue
+            entry = evaluation_entry(params, other).get("expected_motion")
+            criterion = expected_motion_from_params(entry, other)
+            assert criterion is not None
+            passed = sum(criterion.accepts(video) for video in tuned)
+            assert passed <= UNTUNED_AT_MOST, (
+                f"{self.motion}'s tuned videos pass {other}'s criterion: {passed}/12"
+            )
 
 
-def test_there_are_12_evaluation_videos_and_the_criterion_accepts_the_references(
-    learned_motion: LearnedMotion,
-) -> None:
-    assert learned_motion.row["n_videos"] == 12
-    assert learned_motion.row["learned_reference"] >= 0.9, learned_motion.describe()
-
-
-def test_the_tuned_model_moves_unseen_scenes_the_learned_way(learned_motion: LearnedMotion) -> None:
-    assert learned_motion.row["learned_tuned"] >= TUNED_AT_LEAST, learned_motion.describe()
-
-
-def test_the_untuned_model_does_not(learned_motion: LearnedMotion) -> None:
-    assert learned_motion.row["learned_untuned"] <= UNTUNED_AT_MOST, learned_motion.describe()
-
-
-def test_the_tuned_model_continues_its_first_frames_better(learned_motion: LearnedMotion) -> None:
-    """PSNR against the renderer's true continuation of each first frame."""
-    row = learned_motion.row
-    assert row["continuation_psnr_tuned"] >= row["continuation_psnr_untuned"] + CONTINUATION_GAIN_DB, row
-
-
-@pytest.mark.parametrize("motion", MOTIONS)
-def test_each_model_moves_its_own_way_not_the_other_motions(
-    motion: str, lab: MotionLab, params: dict
-) -> None:
-    """What tuning taught is the clips' motion, not motion in general: a model tuned on one motion passes
-    another built-in motion's criterion no more often than the untuned model may."""
-    tuned = lab.learned(motion).measured["tuned"]
-    for other in MOTIONS:
-        if other == motion:
-            continue
-        criterion = expected_motion_from_params(evaluation_entry(params, other).get("expected_motion"), other)
-        assert criterion is not None
-        passed = sum(criterion.accepts(video) for video in tuned)
-        assert passed <= UNTUNED_AT_MOST, f"{motion}'s tuned videos pass {other}'s criterion: {passed}/12"
+for _motion in MOTIONS:
+    globals()[f"Test_{_motion}"] = type(f"Test_{_motion}", (MotionProof,), {"motion": _motion})
