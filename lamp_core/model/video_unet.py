@@ -289,7 +289,9 @@ def _inflate(unet: UNet2DConditionModel, config: InflationConfig, frames: FrameC
     wrapped: dict[int, TemporalSpatialConv] = {}
     for parent, conv in convs:
         if id(conv) not in wrapped:
-            wrapped[id(conv)] = TemporalSpatialConv(conv, frames, config.temporal_kernel_size)
+            wrapped[id(conv)] = TemporalSpatialConv(
+                conv, frames, config.temporal_kernel_size, config.position_gate
+            )
         _replace_child(parent, conv, wrapped[id(conv)])
     if config.group_norm == "video":
         for parent, norm in norms:
