@@ -1,14 +1,127 @@
-"""Reading `params.yaml`: the shared defaults and each motion's effective settings."""
+"""Reading `params.yaml`: the shared defaults, each motion's effective settings, and `read_settings`, the one
+reader of a settings section (unknown keys and bad values named by their key path)."""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from lamp_core.errors import LampError
+
+PARAMS_FILE = "params.yaml"
+S = TypeVar("S")
+
+
+def read_settings(
+    cls: type[S], values: Any, where: str, file: str = PARAMS_FILE, flat: tuple[str, ...] = ()
+) -> S:
+    """Build the settings dataclass `cls` from the mapping `values` found at key path `where` of `file`.
+
+    The one reader of every settings section: a key `cls` does not have, or a value of the wrong type, is a
+    `LampError` naming `file` and the key's full path (`tune.learning_rate: expected a number, got 'fast'`).
+    Values are converted by the field's type (YAML reads `1e-3` as a string and `no` as false); a field
+    that is itself a settings dataclass is read the same way, one level down. Keys not given keep the
+    class's defaults. The settings dataclasses of the fields named in `flat` are read from the same mapping
+    (one params.yaml section for several classes).
+    """
+    if values is None:
+        values = {}
+    if not isinstance(values, Mapping):
+        raise LampError(file, f"`{where}` must be a mapping of settings, not {values!r}")
+    hints = typing.get_type_hints(cls)
+    values = dict(values)
+    converted = {}
+    for name in flat:
+        part = hints[name]
+        names = {f.name for f in dataclasses.fields(part)}
+        converted[name] = read_settings(
+            part, {k: values.pop(k) for k in list(values) if k in names}, where, file
+        )
+    known = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in flat]
+    known += [f.name for name in flat for f in dataclasses.fields(hints[name])]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        keys = ", ".join(f"`{where}.{key}`" for key in unknown)
+        raise LampError(file, f"unknown key {keys} (known: {', '.join(known)})")
+    converted |= {name: _convert(hints[name], v, f"{where}.{name}", file) for name, v in values.items()}
+    try:
+        return cls(**converted)
+    except LampError as exc:
+        if exc.path is not None:
+            raise
+        raise LampError(file, f"`{where}`: {exc.reason}") from None
+    except (TypeError, ValueError) as exc:
+        raise LampError(file, f"`{where}`: {exc}") from None
+
+
+def _convert(kind: Any, value: Any, where: str, file: str) -> Any:
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (kind,) = [a for a in args if a is not type(None)][:1] or [Any]
+        return _convert(kind, value, where, file)
+    if dataclasses.is_dataclass(kind):
+        return value if isinstance(value, kind) else read_settings(kind, value, where, file)
+
+    def bad(expected: str) -> LampError:
+        return LampError(file, f"`{where}`: expected {expected}, got {value!r}")
+
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad("a whole number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad("a whole number") from None
+        if number != int(number):
+            raise bad("a whole number")
+        return int(number)
+    if kind is float:
+        if isinstance(value, bool):
+            raise bad("a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad("a number") from None
+    if kind is str:
+        if value is False:  # YAML 1.1 reads a bare `no` as false
+            return "no"
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise bad("a string")
+        return str(value)
+    if origin is typing.Literal:
+        if value is False and "no" in args:
+            value = "no"
+        if value not in args:
+            raise bad("one of " + ", ".join(repr(a) for a in args))
+        return value
+    if origin is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        item = args[0] if args else Any
+        return tuple(_convert(item, v, f"{where}[{i}]", file) for i, v in enumerate(value))
+    if origin is list:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        item = args[0] if args else Any
+        return [_convert(item, v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+    if origin is dict or kind is dict:
+        if not isinstance(value, Mapping):
+            raise bad("a mapping")
+        return dict(value)
+    return value
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

@@ -48,11 +48,7 @@ def _settings(params: dict[str, Any]) -> tuple[PretrainConfig, dict[str, Any]]:
         raise LampError("params.yaml: `base:` lacks `output` (where the pre-trained base is written)")
     evaluation = dict(section.pop("evaluate", None) or {})
     paths = {k: section.pop(k) for k in ("model", "output") if k in section}
-    try:
-        config = PretrainConfig.from_dict(section)
-    except (TypeError, ValueError) as exc:
-        raise LampError(f"params.yaml: `base:` {exc}") from None
-    return config, {**paths, **evaluation}
+    return PretrainConfig.from_dict(section), {**paths, **evaluation}
 
 
 def _evaluate(components: dict[str, Any], config: PretrainConfig, settings: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def test_save_replaces_an_earlier_model(tmp_path, saved):
 def test_bad_sizes_are_refused():
     with pytest.raises(LampError, match="divisible"):
         build_tiny_sd_components(sample_size=20, vae_channels=(8, 16, 16), unet_channels=(16, 32))
-    with pytest.raises(LampError, match="unknown pre-training settings: steps"):
+    with pytest.raises(LampError, match=r"unknown key `base\.steps`"):
         PretrainConfig.from_dict({"steps": 3})
 
 
@@ -243,7 +243,7 @@ def test_stage_reports_bad_params_without_a_traceback(tmp_path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text("base:\n  output: out\n  vae_stepz: 3\n")
     assert main(["--params", str(params)]) == 1
-    assert "unknown pre-training settings: vae_stepz" in capsys.readouterr().err
+    assert "unknown key `base.vae_stepz`" in capsys.readouterr().err
     params.write_text("base:\n  seed: 0\n")
     assert main(["--params", str(params)]) == 1
     assert "lacks `output`" in capsys.readouterr().err

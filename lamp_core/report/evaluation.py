@@ -36,7 +36,7 @@ from lamp_core.metrics import (
 from lamp_core.metrics.expected_motion import MotionCriterion, expected_motion_from_params
 from lamp_core.metrics.flow import measure_motion
 from lamp_core.metrics.results import UNAVAILABLE_KEY
-from lamp_core.params import MotionConfig
+from lamp_core.params import MotionConfig, read_settings
 from lamp_core.report.samples import VARIANTS, SampleSet, SampleVideo
 from lamp_core.synthetic import render_clip
 
@@ -434,15 +434,8 @@ class EvaluateSettings:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> EvaluateSettings:
         """Read `evaluate:` with clear errors for unknown keys and bad values."""
-        section = params.get("evaluate") or {}
-        if not isinstance(section, dict):
-            raise LampError("params.yaml: `evaluate:` must be a mapping")
-        unknown = sorted(set(section) - {"reference_gifs"})
-        if unknown:
-            raise LampError(f"params.yaml: unknown keys under `evaluate:`: {', '.join(unknown)}")
-        value = section.get("reference_gifs", cls.reference_gifs)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise LampError(
-                f"params.yaml: evaluate.reference_gifs must be a whole number >= 0, got {value!r}"
-            )
-        return cls(reference_gifs=value)
+        return read_settings(cls, params.get("evaluate"), "evaluate")
+
+    def __post_init__(self) -> None:
+        if self.reference_gifs < 0:
+            raise LampError(f"reference_gifs must be a whole number >= 0, got {self.reference_gifs!r}")

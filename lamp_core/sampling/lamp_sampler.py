@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from torch import nn
 
 from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
+from lamp_core.params import read_settings
 
 # LAMP's shared-noise initialisation: every generated frame starts from its own noise plus a shared part.
 
@@ -161,7 +162,7 @@ class SamplingConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> SamplingConfig:
         """Build from a params-style mapping holding some of the fields; unknown keys are an error."""
-        return _from_mapping(cls, values, where)
+        return read_settings(cls, values, where)
 
 
 @dataclass(frozen=True)
@@ -180,31 +181,7 @@ class MemoryOptions:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> MemoryOptions:
         """Build from a params-style mapping holding some of the fields; unknown keys are an error."""
-        return _from_mapping(cls, values, where)
-
-
-def _from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise LampError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
-    converted = {}
-    for name, value in values.items():
-        default = known[name].default
-        try:
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise TypeError("expected true or false")
-                converted[name] = value
-            elif isinstance(default, int):
-                if isinstance(value, bool) or float(value) != int(float(value)):
-                    raise TypeError("expected an integer")
-                converted[name] = int(float(value))
-            else:
-                converted[name] = type(default)(value)
-        except (TypeError, ValueError) as exc:
-            raise LampError(f"{where}: {name}={value!r}: {exc}") from None
-    return cls(**converted)
+        return read_settings(cls, values, where)
 
 
 # Histogram matching of uint8 RGB frames, per channel (LAMP's last step: it removes colour flicker).

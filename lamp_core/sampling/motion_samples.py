@@ -11,7 +11,7 @@ import csv
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from lamp_core.model import (
     load_motion,
     read_motion_config,
 )
-from lamp_core.params import MotionConfig
+from lamp_core.params import PARAMS_FILE, MotionConfig, read_settings
 from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
 from lamp_core.video import write_video
 
@@ -286,29 +286,16 @@ class GenerateSettings:
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any] | None) -> GenerateSettings:
-        """Split `generate:` into sampling knobs, memory options and the rest; unknown keys are an error."""
-        section = dict(section or {})
-        where = "params.yaml: generate"
-        sampling_keys = {f.name for f in fields(SamplingConfig)}
-        memory_keys = {f.name for f in fields(MemoryOptions)}
-        sampling = SamplingConfig.from_mapping(
-            {k: section.pop(k) for k in list(section) if k in sampling_keys}, where
-        )
-        memory = MemoryOptions.from_mapping(
-            {k: section.pop(k) for k in list(section) if k in memory_keys}, where
-        )
-        own = {f.name for f in fields(cls)} - {"sampling", "memory"}
-        unknown = sorted(set(section) - own)
-        if unknown:
-            known = sorted(own | sampling_keys | memory_keys)
-            raise LampError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
-        settings = cls(sampling=sampling, memory=memory, **section)
-        if not isinstance(settings.batch_size, int) or settings.batch_size < 1:
-            raise LampError(f"{where}: batch_size must be a positive integer, got {settings.batch_size!r}")
-        if not isinstance(settings.seed, int):
-            raise LampError(f"{where}: seed must be an integer, got {settings.seed!r}")
-        if not isinstance(settings.threads, int) or settings.threads < 0:
-            raise LampError(f"{where}: threads must be 0 (torch's default) or more, got {settings.threads!r}")
+        """Read `generate:`: one flat section for the sampler's knobs, the memory options and the rest."""
+        settings = read_settings(cls, section, "generate", flat=("sampling", "memory"))
+        if settings.batch_size < 1:
+            raise LampError(
+                PARAMS_FILE, f"`generate.batch_size` must be 1 or more, got {settings.batch_size}"
+            )
+        if settings.threads < 0:
+            raise LampError(
+                PARAMS_FILE, f"`generate.threads` must be 0 (torch's default) or more, got {settings.threads}"
+            )
         return settings
 
 

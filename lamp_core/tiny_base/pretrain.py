@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL
 
-from lamp_core.errors import LampError
+from lamp_core.params import read_settings
 from lamp_core.synthetic import sample_image
 from lamp_core.tiny_base.components import build_tiny_sd_components
 
@@ -54,14 +54,7 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
         """Build from a params.yaml-style mapping; unknown keys raise LampError naming them."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise LampError(
-                f"unknown pre-training settings: {', '.join(unknown)} (known: {', '.join(known)})"
-            )
-        converted = {k: tuple(int(c) for c in v) if k.endswith("_channels") else v for k, v in values.items()}
-        return cls(**converted)
+        return read_settings(cls, values, "base")
 
 
 def render_batch(rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, list[str]]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lamp_core.errors import LampError
 from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig
-from lamp_core.params import MotionConfig
+from lamp_core.params import MotionConfig, read_settings
 
 PARAMS_FILE = Path("params.yaml")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -110,23 +110,7 @@ class TuneSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> TuneSettings:
         """Build from the `tune:` mapping; unknown keys are an error naming them."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise LampError(
-                PARAMS_FILE,
-                f"unknown tune settings: {', '.join(unknown)} (known: {', '.join(sorted(known))})",
-            )
-        if values.get("mixed_precision") is False:  # YAML reads a bare `no` as false
-            values["mixed_precision"] = "no"
-        for name in ("learning_rate", "adam_epsilon", "adam_weight_decay"):
-            if isinstance(values.get(name), str):  # YAML 1.1 reads `1e-3` (no dot) as a string
-                try:
-                    values[name] = float(values[name])
-                except ValueError:
-                    raise LampError(PARAMS_FILE, f"tune.{name}: {values[name]!r} is not a number") from None
-        return cls(**values)
+        return read_settings(cls, values, "tune")
 
     @classmethod
     def for_motion(cls, values: dict[str, Any] | None, motion: MotionConfig) -> TuneSettings:
@@ -169,10 +153,7 @@ class ModelSettings:
         """Build from the `model:` mapping: `group_norm`, `temporal_kernel_size`, `trainable` (glob list)."""
         values = dict(values or {})
         trainable = values.pop("trainable", None)
-        try:
-            inflation = InflationConfig.from_dict(values)
-        except (LampError, TypeError) as exc:
-            raise LampError(PARAMS_FILE, f"model: {exc}") from None
+        inflation = read_settings(InflationConfig, values, "model")
         if trainable is None:
             patterns = DEFAULT_TRAINABLE_PATTERNS
         elif isinstance(trainable, list) and trainable and all(isinstance(p, str) for p in trainable):

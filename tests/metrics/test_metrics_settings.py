@@ -32,8 +32,8 @@ def test_overrides_are_read():
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"clip_weights": "x"}, "unknown keys under `metrics:`: clip_weights"),
-        ({"flow": {"window": 9}}, "unknown keys under `metrics.flow:`: window"),
+        ({"clip_weights": "x"}, "unknown key `metrics.clip_weights`"),
+        ({"flow": {"window": 9}}, "unknown key `metrics.flow.window`"),
         ({"flow": {"winsize": "big"}}, "metrics.flow"),
         ({"flow": {"min_magnitude": 10.0}}, "min_magnitude < max_magnitude"),
         (["x"], "must be a mapping"),

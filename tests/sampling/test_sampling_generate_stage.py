@@ -61,7 +61,7 @@ def test_stage_errors_are_one_line_and_keep_earlier_samples(
     params.write_text(yaml.safe_dump(settings))
     assert main(["slide_right", "--params", str(params), "--data-dir", str(data)]) == 1
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "unknown setting(s) guidance" in error
+    assert error.count("\n") == 1 and "unknown key `generate.guidance`" in error
 
     settings["generate"].pop("guidance")
     settings["evaluation"]["slide_right"]["eval_prompts"] = [

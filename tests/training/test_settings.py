@@ -23,13 +23,13 @@ def test_defaults_and_yaml_spellings() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"stepz": 3}, "unknown tune settings: stepz"),
+        ({"stepz": 3}, "unknown key `tune.stepz`"),
         ({"steps": 0}, "tune.steps must be a positive integer"),
         ({"learning_rate": -1.0}, "tune.learning_rate must be a positive number"),
-        ({"learning_rate": "fast"}, "tune.learning_rate: 'fast' is not a number"),
+        ({"learning_rate": "fast"}, "`tune.learning_rate`: expected a number, got 'fast'"),
         ({"flip_p": 2}, "tune.flip_p must be between 0 and 1"),
         ({"mixed_precision": "fp8"}, "tune.mixed_precision must be one of no, fp16, bf16"),
-        ({"gradient_checkpointing": "yes"}, "tune.gradient_checkpointing must be true or false"),
+        ({"gradient_checkpointing": "yes"}, "`tune.gradient_checkpointing`: expected true or false"),
     ],
 )
 def test_bad_tune_settings_name_the_key(values, message) -> None:
@@ -47,7 +47,7 @@ def test_model_settings() -> None:
     assert ModelSettings.from_dict(None) == ModelSettings(InflationConfig(), DEFAULT_TRAINABLE_PATTERNS)
     settings = ModelSettings.from_dict({"group_norm": "frame", "trainable": ["*.gate.*"]})
     assert settings.inflation.group_norm == "frame" and settings.trainable_patterns == ("*.gate.*",)
-    with pytest.raises(LampError, match="group_norm must be 'video' or 'frame'"):
+    with pytest.raises(LampError, match=r"`model\.group_norm`: expected one of 'video', 'frame'"):
         ModelSettings.from_dict({"group_norm": "batch"})
     with pytest.raises(LampError, match=r"model\.trainable must be a list of glob patterns"):
         ModelSettings.from_dict({"trainable": "*.gate.*"})
