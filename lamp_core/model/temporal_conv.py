@@ -16,20 +16,13 @@ class TemporalSpatialConv(nn.Module):
     t sees frames t-k+1..t (zero padding on the past side only). Its weights are a Conv3d's, kernel
     (k, 1, 1), as in the reference code; it runs as the equivalent Conv2d over a (batch, channels, frames,
     height * width) view, which takes oneDNN on CPUs where Conv3d takes the slow reference kernel.
-    `gate` is a 3x3 conv to one channel; with `position_gate` its input also has two channels of the pixel's
-    position (x and y in [-1, 1], beyond the method: see `InflationConfig`). Both are zero-initialised, so
-    a fresh layer computes exactly `conv2d(x)`.
+    `gate` is a 3x3 conv to one channel. Both are zero-initialised, so a fresh layer computes exactly
+    `conv2d(x)`.
 
     Input and output are `(batch * frames, channels, height, width)`, as diffusers' UNet runs them.
     """
 
-    def __init__(
-        self,
-        conv2d: nn.Conv2d,
-        frames: FrameContext,
-        temporal_kernel_size: int = 3,
-        position_gate: bool = False,
-    ) -> None:
+    def __init__(self, conv2d: nn.Conv2d, frames: FrameContext, temporal_kernel_size: int = 3) -> None:
         super().__init__()
         channels = conv2d.out_channels
         factory = {"device": conv2d.weight.device, "dtype": conv2d.weight.dtype}
@@ -37,9 +30,8 @@ class TemporalSpatialConv(nn.Module):
         self.temporal_conv = nn.Conv3d(
             channels, channels, kernel_size=(temporal_kernel_size, 1, 1), **factory
         )
-        self.gate = nn.Conv2d(channels + 2 * position_gate, 1, kernel_size=3, padding=1, **factory)
+        self.gate = nn.Conv2d(channels, 1, kernel_size=3, padding=1, **factory)
         self.temporal_kernel_size = temporal_kernel_size
-        self.position_gate = position_gate
         self._frames = frames
         self.reset_motion()
 
@@ -60,19 +52,7 @@ class TemporalSpatialConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y2d = self.conv2d(x)
-        gate_input = torch.cat([y2d, _positions(y2d)], dim=1) if self.position_gate else y2d
-        return y2d + torch.sigmoid(self.gate(gate_input)) * self.temporal(y2d)
+        return y2d + torch.sigmoid(self.gate(y2d)) * self.temporal(y2d)
 
     def extra_repr(self) -> str:
-        position = ", position gate" if self.position_gate else ""
-        return f"causal temporal kernel={self.temporal_kernel_size}{position}"
-
-
-def _positions(features: torch.Tensor) -> torch.Tensor:
-    """(N, 2, H, W): each pixel's x and y, from -1 at one border to 1 at the other (pixel centres)."""
-    n, _, height, width = features.shape
-    factory = {"device": features.device, "dtype": features.dtype}
-    y = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, **factory)
-    x = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, **factory)
-    grid = torch.stack(torch.meshgrid(x, y, indexing="xy"))  # (2, H, W): channel 0 is x, 1 is y
-    return grid.expand(n, -1, -1, -1)
+        return f"causal temporal kernel={self.temporal_kernel_size}"

@@ -289,9 +289,7 @@ def _inflate(unet: UNet2DConditionModel, config: InflationConfig, frames: FrameC
     wrapped: dict[int, TemporalSpatialConv] = {}
     for parent, conv in convs:
         if id(conv) not in wrapped:
-            wrapped[id(conv)] = TemporalSpatialConv(
-                conv, frames, config.temporal_kernel_size, config.position_gate
-            )
+            wrapped[id(conv)] = TemporalSpatialConv(conv, frames, config.temporal_kernel_size)
         _replace_child(parent, conv, wrapped[id(conv)])
     if config.group_norm == "video":
         for parent, norm in norms:

@@ -230,26 +230,3 @@ def test_inflates_on_the_meta_device_without_memory() -> None:
     assert sum(p.numel() for p in model.trainable_parameters()) > 0
     assert model.unet.conv_in.temporal_conv.weight.shape == (32, 32, 3, 1, 1)
     assert model.unet.config.cross_attention_dim == TEXT_DIM
-
-
-def test_a_position_gate_starts_at_the_image_unet_and_can_tell_pixels_apart() -> None:
-    image_unet = make_unet(seed=3)
-    model = LAMPUNet.from_unet2d(copy.deepcopy(image_unet), InflationConfig(position_gate=True)).eval()
-    images, timesteps, text = video_inputs(seed=1, frames=1)
-    still = images[:, :, 0][:, :, None].expand(-1, -1, 3, -1, -1)
-    with torch.no_grad():
-        expected = image_unet(images[:, :, 0], timesteps, encoder_hidden_states=text).sample
-        torch.testing.assert_close(model(still, timesteps, text)[:, :, 1], expected, rtol=0, atol=1e-5)
-
-    frames = FrameContext()
-    layer = TemporalSpatialConv(nn.Conv2d(2, 2, 1), frames, position_gate=True)
-    assert layer.gate.in_channels == 4  # the features and the pixel's x and y
-    with torch.no_grad():
-        nn.init.ones_(layer.conv2d.weight), nn.init.zeros_(layer.conv2d.bias)
-        nn.init.ones_(layer.temporal_conv.weight)
-        layer.gate.weight[:, 2, 1, 1] = 4.0  # open the gate towards the right of the frame
-        uniform = torch.ones(2, 2, 6, 6)  # one video of 2 frames, the same value everywhere
-        with frames.use(2):
-            out = layer(uniform)
-    assert (out[1].diff(dim=-1) > 0).all()  # the same input everywhere, a stronger gate further right
-    assert (out[1].diff(dim=-2) == 0).all()  # and the same down each column

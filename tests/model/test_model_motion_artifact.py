@@ -181,15 +181,3 @@ def test_a_failed_save_keeps_the_previous_artifact(tmp_path: Path) -> None:
         save_motion(tmp_path, _tuned(seed=2), metadata={"run": object()})
     assert (tmp_path / MOTION_WEIGHTS_NAME).read_bytes() == weights
     assert read_motion_config(tmp_path).metadata == {"run": 1}
-
-
-def test_a_position_gate_artifact_round_trips_and_is_refused_by_the_method_s_layers(tmp_path: Path) -> None:
-    tuned = make_lamp(config=InflationConfig(position_gate=True))
-    randomize_motion(tuned, seed=1)
-    save_motion(tmp_path, tuned)
-    assert read_motion_config(tmp_path).inflation.position_gate is True
-    fresh = make_lamp(seed=0, config=InflationConfig(position_gate=True))
-    load_motion(tmp_path, fresh)
-    assert torch.equal(_output(fresh), _output(tuned))
-    with pytest.raises(LampError, match="inflation"):
-        load_motion(tmp_path, make_lamp())
