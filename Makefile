@@ -17,11 +17,18 @@ $(STAMP): pyproject.toml
 
 # The motions of params.yaml are built two at a time, one per core (each stage process fixes its own torch
 # threads, so the results are those of one `dvc repro`); then `dvc repro` builds what joins them (the report).
+# `base`, which every motion reads, is brought up to date first and alone, and each motion's own stages then
+# run one by one with --single-item (in dvc.yaml's order, as `dvc stage list` gives them): a `dvc repro` that
+# checks a stage locks its outputs, so two runs that both checked `base` would fail at once whenever one of
+# them is already running a stage that reads it (after a code change that leaves the data stages cached).
 MOTIONS = $(BIN)/python -c "import yaml; print(*yaml.safe_load(open('params.yaml'))['motions'], sep='\n')"
+MOTION_STAGES = $(BIN)/dvc stage list --name-only | grep "@{}$$"
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m stages.timings --start
-	$(MOTIONS) | PATH="$(CURDIR)/$(BIN):$$PATH" xargs -P 2 -I{} $(BIN)/dvc --wait-for-lock repro evaluate@{}
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro base
+	$(MOTIONS) | PATH="$(CURDIR)/$(BIN):$$PATH" xargs -P 2 -I{} sh -c '$(MOTION_STAGES) | while read -r stage; \
+	  do $(BIN)/dvc --wait-for-lock repro --single-item "$$stage" || exit 255; done'
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m stages.timings
 
