@@ -86,3 +86,53 @@ def test_the_shipped_motions_keep_evaluation_settings_out_of_motions() -> None:
     for name, entry in params["motions"].items():
         assert not {"eval_prompts", "expected_motion"} & set(entry or {}), name
         assert evaluation_entry(params, name)["eval_prompts"], name
+
+
+def _read_section(params: dict[str, Any], section: str) -> None:
+    from lamp_core.metrics import MetricsSettings
+    from lamp_core.report import EvaluateSettings
+    from lamp_core.sampling import GenerateSettings
+    from lamp_core.tiny_base import PretrainConfig
+    from lamp_core.training import ModelSettings, TuneSettings
+
+    readers = {
+        "tune": lambda: TuneSettings.from_dict(params["tune"]),
+        "model": lambda: ModelSettings.from_dict(params["model"]),
+        "generate": lambda: GenerateSettings.from_params(params["generate"]),
+        "metrics": lambda: MetricsSettings.from_params(params),
+        "metrics.flow": lambda: MetricsSettings.from_params(params),
+        "evaluate": lambda: EvaluateSettings.from_params(params),
+        "base": lambda: PretrainConfig.from_dict(
+            {k: v for k, v in params["base"].items() if k not in ("model", "output", "evaluate")}
+        ),
+    }
+    readers[section]()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "bad"),
+    [
+        ("tune", "steps", "many"),
+        ("model", "temporal_kernel_size", "many"),
+        ("generate", "num_inference_steps", "many"),
+        ("metrics", "clip_model", ["a", "list"]),
+        ("metrics.flow", "winsize", "many"),
+        ("evaluate", "reference_gifs", "many"),
+        ("base", "unet_steps", "many"),
+    ],
+)
+def test_a_misspelt_key_or_bad_value_in_any_section_gets_the_same_message_with_its_path(
+    section: str, key: str, bad: Any
+) -> None:
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    _read_section(params, section)  # params.yaml as it is reads
+    node = params
+    for part in section.split("."):
+        node = node[part]
+    node["learnig_rate"] = 1
+    with pytest.raises(LampError, match=rf"^params\.yaml: unknown key `{section}\.learnig_rate` \(known: "):
+        _read_section(params, section)
+    del node["learnig_rate"]
+    node[key] = bad
+    with pytest.raises(LampError, match=rf"^params\.yaml: `{section}\.{key}`: expected a"):
+        _read_section(params, section)
