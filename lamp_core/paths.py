@@ -27,6 +27,24 @@ VALIDATION_DIR = "validation"  # reports/<motion>/tune/validation/, the validati
 # A sample folder (data/samples/<motion>/tuned/ and untuned/): the exact frames, and a row per video.
 SAMPLE_VIDEOS_FILE = "videos.safetensors"
 SAMPLE_INDEX_FILE = "index.csv"
+# A sample folder's variants and the columns of its index.csv: the contract between the generate stage
+# (lamp_core/sampling writes it) and the evaluate stage (lamp_core/report reads it).
+SAMPLE_VARIANTS = ("tuned", "untuned")
+SAMPLE_INDEX_COLUMNS = (
+    "video_id",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "first_frame_source",
+    "first_frame_png",
+    "scene_json",
+    "mp4",
+    "gif",
+    "n_frames",
+    "fps",
+    "width",
+    "height",
+)
 
 # Motion names become folder names: keep them to plain, portable characters.
 _MOTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

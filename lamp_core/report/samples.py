@@ -16,25 +16,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from lamp_core.errors import LampError
+from lamp_core.paths import SAMPLE_INDEX_COLUMNS as INDEX_COLUMNS
 from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
+from lamp_core.paths import SAMPLE_VARIANTS as VARIANTS
 from lamp_core.synthetic import Scene
-
-VARIANTS = ("tuned", "untuned")
-INDEX_COLUMNS = (
-    "video_id",
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "first_frame_source",
-    "first_frame_png",
-    "scene_json",
-    "mp4",
-    "gif",
-    "n_frames",
-    "fps",
-    "width",
-    "height",
-)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ from lamp_core.model import (
     read_motion_config,
 )
 from lamp_core.params import PARAMS_FILE, MotionConfig, read_settings
+from lamp_core.paths import SAMPLE_INDEX_COLUMNS as INDEX_COLUMNS
 from lamp_core.paths import SAMPLE_INDEX_FILE, SAMPLE_VIDEOS_FILE
+from lamp_core.paths import SAMPLE_VARIANTS as VARIANTS
 from lamp_core.video import write_video
 
 from .first_frame import FirstFrame, FirstFrameSpec, TextToImage, resolve_first_frames
@@ -189,21 +191,6 @@ def parse_eval_prompts(motion: str, entries: Any, base_seed: int) -> list[EvalPr
 
 CONTACT_SHEET_FILE = "contact_sheet.png"
 FIRST_FRAMES_DIR = "first_frames"
-INDEX_COLUMNS = (
-    "video_id",
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "first_frame_source",
-    "first_frame_png",
-    "scene_json",
-    "mp4",
-    "gif",
-    "n_frames",
-    "fps",
-    "width",
-    "height",
-)
 
 
 @dataclass(frozen=True)
@@ -265,8 +252,6 @@ def write_sample_folder(folder: str | Path, videos: Sequence[GeneratedVideo], fp
 
 
 logger = logging.getLogger(__name__)
-
-VARIANTS = ("tuned", "untuned")
 
 
 @dataclass(frozen=True)
