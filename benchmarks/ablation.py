@@ -38,7 +38,7 @@ from lamp_core.data import (
 )
 from lamp_core.errors import MetricUnavailable
 from lamp_core.metrics import MetricsSettings
-from lamp_core.params import evaluation_entry, load_params, motion_config
+from lamp_core.params import PARAMS_FILE, evaluation_entry, load_params, motion_config
 from lamp_core.report import evaluate_motion, load_motion_samples
 from lamp_core.report.evaluation import MotionEvaluation
 from lamp_core.sampling import GenerateSettings, generate_motion_samples, parse_eval_prompts
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("motion")
     parser.add_argument("-S", dest="tune_overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("-G", dest="variants", action="append", default=[], metavar="KEY=VALUE[,...]")
-    parser.add_argument("--params", default=str(REPO / "params.yaml"))
+    parser.add_argument("--params", default=str(REPO / PARAMS_FILE))
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
     parser.add_argument("--out", type=Path, help="append the rows to this JSON-lines file")
     args = parser.parse_args(argv)

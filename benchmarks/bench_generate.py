@@ -42,7 +42,7 @@ def sampling_unet(base: SDBase, config: RunConfig) -> LAMPUNet:
     """The base (cast as `config` says) inflated for sampling, with the configuration's speed options."""
     if config.precision == "bf16":
         base.to(dtype=torch.bfloat16)
-    unet = build_video_unet(base, InflationConfig(), seed=0)
+    unet = build_video_unet(base, InflationConfig.paper(), seed=0)
     if config.channels_last:
         unet.enable_channels_last()
     if config.compile:
@@ -83,7 +83,7 @@ class GenerateRun:
         self.base = build_base(preset, device)
         self.unet = sampling_unet(self.base, config)
         flops = count_denoising_flops(self.unet, self.base, preset, self.videos) if count_flops else None
-        self.memory = MemoryOptions(vae_slicing=config.vae_slicing)
+        self.memory = MemoryOptions(vae_slicing=config.vae_slicing, vae_tiling=False, cpu_offload=False)
         rng = np.random.default_rng(0)
         self.first_frame = rng.integers(0, 256, (preset.height, preset.width, 3), dtype=np.uint8)
         self.marks: list[float] = []

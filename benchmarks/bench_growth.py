@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from lamp_core.params import PARAMS_FILE
 from lamp_core.training import TuneSettings
 
 from .bench_generate import GenerateRun
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--preset", choices=PRESET_NAMES, default="tiny")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
-    parser.add_argument("--params", default="params.yaml", help="parameters file (tiny preset)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (tiny preset)")
     parser.add_argument("--steps", type=int, default=5, help="timed tuning steps per point")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps of the timed video")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)

@@ -51,7 +51,7 @@ MEMORY_STEPS = 3  # steps of a memory-only run (interleaved timing)
 def training_unet(base: SDBase, config: RunConfig, seed: int) -> LAMPUNet:
     """The base's UNet inflated with the method's trainable set, its frozen weights in bf16 for `bf16`."""
     torch.manual_seed(seed)  # temporal attention's q/k/v start from the global RNG, as in tuning
-    unet = LAMPUNet.from_unet2d(base.unet, InflationConfig(), base_identity=base.identity)
+    unet = LAMPUNet.from_unet2d(base.unet, InflationConfig.paper(), base_identity=base.identity)
     if config.precision == "bf16":
         # Frozen weights in bf16 halve their memory; trainable ones stay float32 for AdamW's updates.
         with torch.no_grad():

@@ -48,7 +48,7 @@ def main() -> None:
     with torch.device("meta"):
         unet = UNet2DConditionModel(**SD14_UNET)
     base_total = sum(p.numel() for p in unet.parameters())
-    model = LAMPUNet.from_unet2d(unet, InflationConfig())
+    model = LAMPUNet.from_unet2d(unet, InflationConfig.paper())
     total = sum(p.numel() for p in model.parameters())
     by_kind: dict[str, int] = {}
     for name, param in model.named_parameters():

@@ -33,6 +33,7 @@ import torch
 
 from lamp_core.atomic_write import write_text
 from lamp_core.errors import LampError
+from lamp_core.params import PARAMS_FILE
 
 from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
 from .measurement import MATMUL_REPEATS, MATMUL_SIZE, PeakMemory, machine_info, matmul_tflops
@@ -103,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="sd14 on a CPU at 64x64 and 2 frames, to prove the code runs; prints, writes no report",
     )
-    parser.add_argument("--params", default="params.yaml", help="parameters file (tiny preset)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (tiny preset)")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     parser.add_argument(
         "--tag", default=None, help="a variant's name: the report is <preset>_<benchmark>_<tag>.json"

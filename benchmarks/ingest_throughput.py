@@ -30,7 +30,7 @@ from lamp_core.data import (
     ingest_motion,
     render_examples,
 )
-from lamp_core.params import load_params, motion_config
+from lamp_core.params import PARAMS_FILE, load_params, motion_config
 from lamp_core.video import ffmpeg_exe, probe_video
 
 
@@ -79,7 +79,7 @@ def benchmark_motion(params: dict, name: str, work: Path, repeats: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--params", default=PARAMS_FILE)
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the best counts")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)

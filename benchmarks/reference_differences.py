@@ -42,7 +42,7 @@ def measure(base_source: str, seed: int = 0) -> list[tuple[str, str, str]]:
     rows = []
 
     # 1. Temporal attention's output bias: lamp zeroes it; the reference zeroes only the weight.
-    unet = build_video_unet(base, InflationConfig(), seed=seed)
+    unet = build_video_unet(base, InflationConfig.paper(), seed=seed)
     video = first.expand(-1, -1, frames, -1, -1) + 0.5 * torch.randn(
         1, first.shape[1], frames, *first.shape[3:]
     )
@@ -66,7 +66,7 @@ def measure(base_source: str, seed: int = 0) -> list[tuple[str, str, str]]:
     for module in unet.modules():
         if isinstance(module, TemporalSelfAttention):
             module.reset_motion()
-    config = SamplingConfig(num_inference_steps=25)
+    config = SamplingConfig.paper(num_inference_steps=25)
     noise = shared_noise([seed], (first.shape[1], frames - 1, *first.shape[3:]), config.shared_noise_weight)
     guided = torch.cat([encode_prompts(base, [""], torch.device("cpu")), text])
     latents = _denoise(unet, base, first, noise, guided, config, torch.device("cpu"), None)

@@ -25,8 +25,8 @@ import torch
 
 from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, MotionArtifactConfig, SDBase, load_base, load_motion, read_motion_config
-from lamp_core.params import load_params, motion_config
-from lamp_core.paths import motion_paths
+from lamp_core.params import PARAMS_FILE, load_params, motion_config
+from lamp_core.paths import DATA_DIR, motion_paths
 from lamp_core.sampling import (
     FirstFrame,
     MemoryOptions,
@@ -45,7 +45,6 @@ from lamp_core.sampling.lamp_sampler import check_frame_size
 from lamp_core.video import read_video, write_video
 
 PAPER_SIZE = {"width": 512, "height": 320, "n_frames": 16, "fps": 8.0}
-DEFAULT_BASE = "models/tiny-sd"
 
 
 @dataclass(frozen=True)
@@ -115,19 +114,28 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     knobs = generate.add_argument_group("sampling (defaults: the paper's)")
-    defaults = SamplingConfig()
-    knobs.add_argument("--steps", type=int, default=defaults.num_inference_steps, help="DDIM steps (50)")
-    knobs.add_argument("--guidance", type=float, default=defaults.guidance_scale, help="CFG scale (12.5)")
-    knobs.add_argument("--negative-prompt", default=defaults.negative_prompt, help="negative prompt ('')")
+    defaults = SamplingConfig.paper()
     knobs.add_argument(
-        "--shared-noise", type=float, default=defaults.shared_noise_weight, help="shared-noise weight (0.2)"
+        "--steps", type=int, default=defaults.num_inference_steps, help="DDIM steps (%(default)s)"
+    )
+    knobs.add_argument(
+        "--guidance", type=float, default=defaults.guidance_scale, help="CFG scale (%(default)s)"
+    )
+    knobs.add_argument(
+        "--negative-prompt", default=defaults.negative_prompt, help="negative prompt (%(default)r)"
+    )
+    knobs.add_argument(
+        "--shared-noise",
+        type=float,
+        default=defaults.shared_noise_weight,
+        help="shared-noise weight (%(default)s)",
     )
     knobs.add_argument(
         "--adain-switch",
         type=float,
         default=defaults.adain_switch_fraction,
         help="AdaIN takes the first frame's statistics once the step index exceeds this share of the steps "
-        "(0.6: after 31 of 50, as the reference code)",
+        "(%(default)s: after 31 of 50 steps, as the reference code)",
     )
     knobs.add_argument("--no-adain", action="store_true", help="turn AdaIN on latents off")
     knobs.add_argument("--no-histogram-matching", action="store_true", help="turn histogram matching off")
@@ -140,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--base", help="SD 1.x base (default: the artifact's base, else params.yaml base.model)"
     )
-    setup.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    setup.add_argument("--data-dir", default="data", help="where motion artifacts live (default: data)")
+    setup.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
+    setup.add_argument("--data-dir", default=DATA_DIR, help="motion artifacts folder (default: %(default)s)")
     setup.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
     setup.add_argument("--dtype", default="auto", help="auto (float16 on CUDA), float32, float16, bfloat16")
     setup.add_argument("--vae-slicing", action="store_true", help="VAE: one frame at a time")
@@ -187,7 +195,13 @@ def _generate(args: argparse.Namespace) -> int:
     source_video = _read_source_video(args.edit_video, n_frames, width, height) if args.edit_video else None
     outputs = _output_paths(args.out, choice.name, args.prompt, args.seed, args.gif)
 
-    base_source = args.base or _artifact_base(choice) or choice.base_from_params or DEFAULT_BASE
+    base_source = args.base or _artifact_base(choice) or choice.base_from_params
+    if base_source is None:
+        raise LampError(
+            choice.artifact_dir,
+            f"the base it was tuned on ({choice.artifact.base.source}) is not found from here and no "
+            "params.yaml sets `base.model`: pass --base (a folder, hub id or .safetensors file)",
+        )
     print(f"loading base {base_source} ...", file=sys.stderr)
     base = load_base(base_source, torch_dtype=None if dtype == torch.float32 else dtype)
     check_frame_size(base.vae, width, height)

@@ -28,8 +28,9 @@ def read_settings(
     `LampError` naming `file` and the key's full path (`tune.learning_rate: expected a number, got 'fast'`).
     Values are converted by the field's type (YAML reads `1e-3` as a string and `no` as false); a field
     that is itself a settings dataclass is read the same way, one level down. Keys not given keep the
-    class's defaults. The settings dataclasses of the fields named in `flat` are read from the same mapping
-    (one params.yaml section for several classes).
+    class's defaults; the pipeline's settings classes have none (params.yaml is the one home of a default),
+    so a key missing there is an error naming it too. The settings dataclasses of the fields named in `flat`
+    are read from the same mapping (one params.yaml section for several classes).
     """
     if values is None:
         values = {}
@@ -50,6 +51,18 @@ def read_settings(
     if unknown:
         keys = ", ".join(f"`{where}.{key}`" for key in unknown)
         raise LampError(file, f"unknown key {keys} (known: {', '.join(known)})")
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init
+        and f.name not in flat
+        and f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        keys = ", ".join(f"`{where}.{key}`" for key in missing)
+        raise LampError(file, f"missing key {keys}")
     converted |= {name: _convert(hints[name], v, f"{where}.{name}", file) for name, v in values.items()}
     try:
         return cls(**converted)
@@ -124,7 +137,7 @@ def _convert(kind: Any, value: Any, where: str, file: str) -> Any:
     return value
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Load params.yaml as a dict, with a clear error naming the file on failure."""
     path = Path(path)
     try:

@@ -16,8 +16,8 @@ import sys
 from lamp_core.data import load_frame_cache
 from lamp_core.errors import LampError, MetricUnavailable
 from lamp_core.metrics import ClipScorer, MetricsSettings
-from lamp_core.params import evaluation_entry, load_params, motion_config
-from lamp_core.paths import motion_paths
+from lamp_core.params import PARAMS_FILE, evaluation_entry, load_params, motion_config
+from lamp_core.paths import DATA_DIR, REPORTS_DIR, motion_paths
 from lamp_core.report import EvaluateSettings, evaluate_motion, load_motion_samples, write_motion_outputs
 from lamp_core.stage_timing import run_timed
 
@@ -25,9 +25,9 @@ from lamp_core.stage_timing import run_timed
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stages.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("motion", help="an entry of `motions:` in params.yaml")
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--data-dir", default="data", help="data folder (default: data)")
-    parser.add_argument("--reports-dir", default="reports", help="reports folder (default: reports)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="data folder (default: %(default)s)")
+    parser.add_argument("--reports-dir", default=REPORTS_DIR, help="reports folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

@@ -13,19 +13,18 @@ import logging
 import sys
 
 from lamp_core.errors import LampError
-from lamp_core.params import evaluation_entry, load_params, motion_config
-from lamp_core.paths import motion_paths
+from lamp_core.params import PARAMS_FILE, evaluation_entry, load_params, motion_config
+from lamp_core.paths import DATA_DIR, motion_paths
 from lamp_core.sampling import GenerateSettings, generate_motion_samples, parse_eval_prompts
 from lamp_core.stage_timing import run_timed
-
-DEFAULT_BASE = "models/tiny-sd"
+from lamp_core.training import base_source
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stages.generate", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="a motion of `motions:` in params.yaml")
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--data-dir", default="data", help="data folder (default: data)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="data folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             motion=motion,
             prompts=prompts,
             motion_dir=motion_dir,
-            base_source=str((params.get("base") or {}).get("model", DEFAULT_BASE)),
+            base_source=base_source(params),
             out_dir=out_dir,
             settings=settings,
         )

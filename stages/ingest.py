@@ -11,16 +11,16 @@ import sys
 
 from lamp_core.data import IngestSettings, ingest_motion
 from lamp_core.errors import LampError
-from lamp_core.params import load_params, motion_config
-from lamp_core.paths import motion_paths
+from lamp_core.params import PARAMS_FILE, load_params, motion_config
+from lamp_core.paths import DATA_DIR, motion_paths
 from lamp_core.stage_timing import run_timed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stages.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("motion", help="an entry of `motions:` in params.yaml")
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--data-dir", default="data", help="data folder (default: data)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="data folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

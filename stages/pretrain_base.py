@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from lamp_core.errors import LampError
-from lamp_core.params import load_params
+from lamp_core.params import PARAMS_FILE, load_params
 from lamp_core.stage_timing import run_timed
 from lamp_core.synthetic import sample_image
 from lamp_core.tiny_base import (
@@ -45,19 +45,24 @@ LOG_FILE = "training_log.csv"
 def _settings(params: dict[str, Any]) -> tuple[PretrainConfig, dict[str, Any]]:
     section = dict(params.get("base") or {})
     if "output" not in section:
-        raise LampError("params.yaml: `base:` lacks `output` (where the pre-trained base is written)")
+        raise LampError(PARAMS_FILE, "`base:` lacks `output` (where the pre-trained base is written)")
     evaluation = dict(section.pop("evaluate", None) or {})
     paths = {k: section.pop(k) for k in ("model", "output") if k in section}
-    return PretrainConfig.from_dict(section), {**paths, **evaluation}
+    config = PretrainConfig.from_dict(section)
+    keys = ("samples", "steps", "guidance_scale")
+    missing = [f"`base.evaluate.{key}`" for key in keys if key not in evaluation]
+    if missing:
+        raise LampError(PARAMS_FILE, f"missing key {', '.join(missing)}")
+    return config, {**paths, **evaluation}
 
 
 def _evaluate(components: dict[str, Any], config: PretrainConfig, settings: dict[str, Any]) -> dict[str, Any]:
     """Caption fidelity of images sampled from random captions, beside that of the renderer's own images."""
     rng = np.random.default_rng(config.seed + 100)
-    n = int(settings.get("samples", 64))
+    n = int(settings["samples"])
     size = config.image_size
     rendered, captions = zip(*(sample_image(rng, size, size) for _ in range(n)), strict=True)
-    steps, guidance = int(settings.get("steps", 25)), float(settings.get("guidance_scale", 5.0))
+    steps, guidance = int(settings["steps"]), float(settings["guidance_scale"])
     pipeline = load_pipeline(components)
     images = sample_images(pipeline, list(captions), seed=config.seed, steps=steps, guidance_scale=guidance)
     figures: dict[str, Any] = caption_fidelity(images, list(captions))
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m stages.pretrain_base", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

@@ -12,15 +12,16 @@ import argparse
 import sys
 
 from lamp_core.errors import LampError
-from lamp_core.params import load_params
+from lamp_core.params import PARAMS_FILE, load_params
+from lamp_core.paths import REPORTS_DIR
 from lamp_core.report import write_cross_motion_report
 from lamp_core.stage_timing import run_timed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stages.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--reports-dir", default="reports", help="reports folder (default: reports)")
+    parser.add_argument("--params", default=PARAMS_FILE, help="parameters file (default: %(default)s)")
+    parser.add_argument("--reports-dir", default=REPORTS_DIR, help="reports folder (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         motions = load_params(args.params).get("motions") or {}

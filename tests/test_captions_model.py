@@ -10,6 +10,7 @@ import csv
 
 import numpy as np
 import pytest
+from pipeline_settings import from_params
 
 from lamp_core.data import CaptionSpec, IngestSettings, build_frame_cache, ingest_motion
 from lamp_core.errors import LampError
@@ -67,7 +68,9 @@ def test_model_captions_each_clip(tmp_path, media, captioner_dir):
     raw.mkdir()
     for k in range(3):
         media.make_video(raw / f"v{k}.mp4", variant=3 * k, seconds=2)
-    settings = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=3)
+    settings = from_params(
+        IngestSettings, "ingest", width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=3
+    )
     ingest_motion(raw, tmp_path / "clips", settings)
     params = {
         "defaults": {"width": 32, "height": 32, "fps": 8, "n_frames": 8, "sample_rate": 1, "min_clips": 3,

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from pipeline_settings import from_params
 from safetensors import safe_open
 
 from lamp_core.data import CaptionSpec, IngestSettings, build_frame_cache, ingest_motion, load_frame_cache
@@ -42,7 +43,9 @@ def clips_dir(tmp_path_factory, media):
         media.make_video(raw / f"v{k}.mp4", variant=k, seconds=3)
     media.make_video(raw / "v4 short.mp4", variant=4, seconds=2)
     (raw / "captions.csv").write_text("file,caption\nv0.mp4,first one\nv2.mp4,third one\n", encoding="utf-8")
-    settings = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=3)
+    settings = from_params(
+        IngestSettings, "ingest", width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=3
+    )
     ingest_motion(raw, root / "clips", settings)
     return root / "clips"
 

@@ -12,12 +12,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from pipeline_settings import from_params
 
 from lamp_core.data import IngestSettings, ingest_motion, read_manifest
 from lamp_core.errors import LampError
 from lamp_core.video import probe_video
 
-SETTINGS = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=4)
+SETTINGS = from_params(
+    IngestSettings, "ingest", width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=4
+)
 REPO = Path(__file__).resolve().parents[1]
 
 # Names no shell may ever see: each would run `touch PWNED...` if one did.
@@ -253,7 +256,9 @@ def test_rerun_changes_nothing_and_adding_a_video_ingests_only_it(ingested, tmp_
 def test_changed_settings_reingest_everything(ingested, tmp_path):
     raw0, clips0, _, _ = ingested
     raw, clips = _copy_zoo(raw0, clips0, tmp_path)
-    wider = IngestSettings(width=40, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=4)
+    wider = from_params(
+        IngestSettings, "ingest", width=40, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=4
+    )
     report = ingest_motion(raw, clips, wider)
     assert report.reused == 0
     assert {probe_video(clips / name).width for row in report.rows for name in row.clips} == {40}
@@ -283,7 +288,9 @@ def test_too_few_usable_clips_fails_with_a_summary(tmp_path, media, caplog):
     assert "min_clips=4" in message and "manifest.csv" in message
     assert len(read_manifest(clips / "manifest.csv")) == 3  # the manifest says why, for the user to read
 
-    fewer = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=2)
+    fewer = from_params(
+        IngestSettings, "ingest", width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=2
+    )
     with caplog.at_level(logging.WARNING, logger="lamp_core"):
         assert ingest_motion(raw, clips, fewer).n_clips == 2
     assert any("the method wants 8-16" in r.getMessage() for r in caplog.records)
@@ -323,7 +330,8 @@ if os.geteuid() == 0:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)
-settings = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=1)
+settings = IngestSettings(width=32, height=32, fps=8, window_frames=8, max_clip_frames=32, min_clips=1,
+                          crf=18, max_source_pixels=10**8, timeout_s=60.0)
 report = ingest_motion(Path(sys.argv[1]), Path(sys.argv[2]), settings)
 print(*(f"{row.source}|{row.status}|{row.reason}" for row in report.rows), sep="\\n")
 """

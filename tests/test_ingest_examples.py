@@ -6,6 +6,7 @@ import csv
 
 import pytest
 import yaml
+from pipeline_settings import PARAMS
 
 from lamp_core.data import ExampleSpec, load_frame_cache, read_manifest, render_examples
 from lamp_core.errors import LampError
@@ -60,7 +61,7 @@ def _params(tmp_path, **frames) -> str:
         "examples": {"slide_right": {"n_clips": 3, "n_frames": 12, "width": 56, "height": 48, "fps": 8,
                                      "seed": 1}},
         "motions": {"slide_right": {"prompt": "an object sliding right"}},
-        "ingest": {"crf": 18},
+        "ingest": PARAMS["ingest"],
         "frames": {"caption_source": "prompt", "captioner": None, **frames},
     }  # fmt: skip
     path = tmp_path / "params.yaml"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from pipeline_settings import PARAMS, from_params
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from lamp_core.errors import LampError
@@ -156,8 +157,10 @@ def test_bad_sizes_are_refused():
 
 def test_a_few_pretraining_steps_lower_both_losses():
     steps = 24
-    config = PretrainConfig(
-        seed=0,
+    config = from_params(
+        PretrainConfig,
+        "base",
+        unet_lr=1e-3,
         image_size=16,
         vae_channels=(8, 16),
         unet_channels=(16, 32),
@@ -204,7 +207,7 @@ def test_stage_writes_a_loadable_model_with_its_card_and_figures(tmp_path, capsy
     from stages.pretrain_base import main
 
     output = tmp_path / "models" / "tiny-sd"
-    base = {
+    base = PARAMS["base"] | {
         "model": str(output),
         "output": str(output),
         "seed": 1,

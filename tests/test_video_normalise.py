@@ -7,7 +7,7 @@ import pytest
 from lamp_core.errors import VideoError
 from lamp_core.video import NormaliseSpec, Segment, normalise_video, plan_segments, probe_video, read_video
 
-SPEC = NormaliseSpec(width=32, height=32, fps=8)
+SPEC = NormaliseSpec(width=32, height=32, fps=8, crf=18, timeout=600.0)
 
 
 @pytest.mark.parametrize(

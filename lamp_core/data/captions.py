@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from lamp_core.errors import LampError
-from lamp_core.params import MotionConfig
+from lamp_core.params import PARAMS_FILE, MotionConfig
 
 # Captioning frames with an image-to-text model from `transformers` (local path or hub id).
 #
@@ -82,7 +82,9 @@ class CaptionSpec:
     def from_params(cls, params: dict[str, Any], motion: MotionConfig) -> CaptionSpec:
         """`frames.caption_source` / `frames.captioner`, overridden by the motion's own keys if set."""
         section = params.get("frames") or {}
-        source = motion.get("caption_source", section.get("caption_source", "prompt"))
+        if "caption_source" not in section:
+            raise LampError(PARAMS_FILE, "missing key `frames.caption_source`")
+        source = motion.get("caption_source", section["caption_source"])
         captioner = motion.get("captioner", section.get("captioner"))
         if source not in CAPTION_SOURCES:
             raise LampError(

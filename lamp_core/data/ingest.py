@@ -29,7 +29,7 @@ from typing import Any
 from lamp_core.atomic_write import write_text_if_changed
 from lamp_core.data.captions import SIDECAR_NAME, read_sidecar_captions, sidecar_caption
 from lamp_core.errors import LampError, VideoError
-from lamp_core.params import MotionConfig
+from lamp_core.params import PARAMS_FILE, MotionConfig, read_settings
 from lamp_core.paths import MANIFEST_FILE
 from lamp_core.video import (
     NormaliseSpec,
@@ -158,7 +158,6 @@ logger = logging.getLogger(__name__)
 
 STATE_NAME = "ingest_state.json"
 RECOMMENDED_CLIPS = 8  # the method wants 8-16 videos of a motion
-DEFAULT_MAX_SOURCE_PIXELS = 7680 * 4320  # 8K UHD
 # Rejections that depend on more than the file's bytes: permissions may be fixed, the original of a
 # duplicate removed, a FIFO replaced by a file.
 _ALWAYS_RECHECKED = frozenset({"unreadable", "duplicate", "not_a_file"})
@@ -176,14 +175,16 @@ class IngestSettings:
     window_frames: int  # frames one training window spans: (n_frames - 1) * sample_rate + 1
     max_clip_frames: int | None  # longer videos are split; None: never split
     min_clips: int
-    crf: int = 18
-    max_source_pixels: int = DEFAULT_MAX_SOURCE_PIXELS
-    timeout: float = 600.0
+    crf: int  # the rest: the `ingest:` section of params.yaml
+    max_source_pixels: int
+    timeout_s: float
 
     @classmethod
     def from_params(cls, params: dict[str, Any], motion: MotionConfig) -> IngestSettings:
         """The settings of `motion`: its MotionConfig plus the `ingest:` section of params.yaml."""
         section = params.get("ingest") or {}
+        if not isinstance(section, dict):
+            raise LampError(PARAMS_FILE, f"`ingest` must be a mapping of settings, not {section!r}")
         window = (motion.n_frames - 1) * motion.sample_rate + 1
         max_frames = None
         if motion.max_clip_seconds and motion.max_clip_seconds > 0:
@@ -193,22 +194,23 @@ class IngestSettings:
                     f"params.yaml: motion {motion.name!r}: max_clip_seconds={motion.max_clip_seconds} gives "
                     f"{max_frames} frames at {motion.fps:g} fps, fewer than one training window ({window})"
                 )
-        return cls(
-            width=motion.width,
-            height=motion.height,
-            fps=motion.fps,
-            window_frames=window,
-            max_clip_frames=max_frames,
-            min_clips=motion.min_clips,
-            crf=int(section.get("crf", 18)),
-            max_source_pixels=int(section.get("max_source_pixels", DEFAULT_MAX_SOURCE_PIXELS)),
-            timeout=float(section.get("timeout_s", 600.0)),
-        )
+        derived = {
+            "width": motion.width,
+            "height": motion.height,
+            "fps": motion.fps,
+            "window_frames": window,
+            "max_clip_frames": max_frames,
+            "min_clips": motion.min_clips,
+        }
+        if set(section) & set(derived):  # these come from `defaults:`/`motions:`, not from `ingest:`
+            keys = ", ".join(f"`ingest.{key}`" for key in sorted(set(section) & set(derived)))
+            raise LampError(PARAMS_FILE, f"unknown key {keys} (known: crf, max_source_pixels, timeout_s)")
+        return read_settings(cls, {**section, **derived}, "ingest")
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that decide the clips' content, and the ffmpeg that made them."""
         record = asdict(self)
-        del record["min_clips"], record["timeout"]
+        del record["min_clips"], record["timeout_s"]
         return {**record, "ffmpeg": ffmpeg_version()}
 
     def normalise_spec(self) -> NormaliseSpec:
@@ -218,7 +220,7 @@ class IngestSettings:
             fps=self.fps,
             crf=self.crf,
             max_pixels=self.max_source_pixels,
-            timeout=self.timeout,
+            timeout=self.timeout_s,
         )
 
 

@@ -11,10 +11,11 @@ from lamp_core.params import read_settings
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    """Settings of the metric library, from `params["metrics"]` (every key optional)."""
+    """Settings of the metric library, from `params["metrics"]`. The flow's parameters are the measurement's
+    definition (`FlowSettings`, docs/METRICS.md); `metrics.flow` changes any of them."""
 
-    clip_model: str = "ViT-B-32"
-    clip_pretrained: str | None = None
+    clip_model: str
+    clip_pretrained: str | None
     flow: FlowSettings = field(default_factory=FlowSettings)
 
     @classmethod

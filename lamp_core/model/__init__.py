@@ -3,7 +3,7 @@
 Typical use::
 
     base = load_base("path/to/sd15-folder-or-file.safetensors")
-    unet = LAMPUNet.from_unet2d(base.unet, InflationConfig(), base_identity=base.identity)
+    unet = LAMPUNet.from_unet2d(base.unet, InflationConfig.paper(), base_identity=base.identity)
     ...  # tune unet.trainable_parameters()
     save_motion("models/slide_right", unet, metadata={"steps": 400})
     load_motion("models/orbit", unet)  # switch motion on the same base

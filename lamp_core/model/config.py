@@ -12,15 +12,20 @@ GroupNormMode = Literal["video", "frame"]
 
 @dataclass(frozen=True)
 class InflationConfig:
-    """Choices of the inflation.
+    """Choices of the inflation (`model:` in params.yaml; `InflationConfig.paper()` is the method's own).
 
-    group_norm: "video" (the original LAMP's choice, default) normalises ResNet features with statistics
-        over all frames of a video; "frame" keeps diffusers' per-frame GroupNorm.
+    group_norm: "video" (the original LAMP's choice) normalises ResNet features with statistics over all
+        frames of a video; "frame" keeps diffusers' per-frame GroupNorm.
     temporal_kernel_size: frames seen by the causal temporal conv (the method: 3, i.e. t-2, t-1, t).
     """
 
-    group_norm: GroupNormMode = "video"
-    temporal_kernel_size: int = 3
+    group_norm: GroupNormMode
+    temporal_kernel_size: int
+
+    @classmethod
+    def paper(cls) -> InflationConfig:
+        """The method's inflation (LAMP_METHOD.md): video GroupNorm statistics, temporal kernel 3."""
+        return cls(group_norm="video", temporal_kernel_size=3)
 
     def __post_init__(self) -> None:
         if self.group_norm not in ("video", "frame"):

@@ -93,7 +93,7 @@ class LAMPUNet(nn.Module):
         problems = sd1_unet_problems(unet.config)
         if problems:
             raise LampError("cannot inflate a UNet that is not SD 1.x-shaped: " + "; ".join(problems))
-        config = config or InflationConfig()
+        config = config or InflationConfig.paper()
         frames = FrameContext()
         _inflate(unet, config, frames)
         model = cls(unet, config, frames, base_identity)

@@ -426,9 +426,9 @@ def _row(
 
 @dataclass(frozen=True)
 class EvaluateSettings:
-    """Settings of the evaluate stage, from `params["evaluate"]` (every key optional)."""
+    """Settings of the evaluate stage, from `params["evaluate"]`."""
 
-    reference_gifs: int = 4
+    reference_gifs: int
     """How many of a motion's reference clips the HTML report shows (written as GIFs)."""
 
     @classmethod

@@ -5,7 +5,7 @@ Typical use (also the tuning stage's validation videos)::
 
     unet, _ = load_tuned_unet(base, "data/motions/slide_right")
     frames = sample_video(unet, base, "a red circle on a beige background", first_frame_image, seed=0,
-                          n_frames=16, config=SamplingConfig(num_inference_steps=50))
+                          n_frames=16, config=SamplingConfig.paper(num_inference_steps=50))
 """
 
 from .first_frame import (

@@ -121,12 +121,13 @@ def apply_adain_schedule(
     return torch.cat([second, adain(generated[:, :, 1:], second)], dim=2)
 
 
-# The knobs of LAMP sampling (defaults: the paper's values) and the memory options of a sampling run.
+# The knobs of LAMP sampling and the memory options of a sampling run. Neither has defaults: the pipeline's
+# values live in params.yaml (`generate:`); `SamplingConfig.paper()` is the paper's, the library's own choice.
 
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """How frames 2..f are sampled. Defaults are the paper's (supplementary material, Algorithm 1).
+    """How frames 2..f are sampled. `SamplingConfig.paper()`: the paper's values (Algorithm 1).
 
     num_inference_steps: DDIM steps (eta 0). guidance_scale: classifier-free guidance (<= 1: none).
     shared_noise_weight: x_T^i = (1 - w) n_i + w n_b. adain_switch_fraction: share of the steps in AdaIN's
@@ -134,13 +135,28 @@ class SamplingConfig:
     histogram_matching: match frames 2..f to frame 1 per RGB channel after decoding.
     """
 
-    num_inference_steps: int = 50
-    guidance_scale: float = 12.5
-    negative_prompt: str = ""
-    shared_noise_weight: float = DEFAULT_SHARED_NOISE_WEIGHT
-    adain: bool = True
-    adain_switch_fraction: float = DEFAULT_ADAIN_SWITCH_FRACTION
-    histogram_matching: bool = True
+    num_inference_steps: int
+    guidance_scale: float
+    negative_prompt: str
+    shared_noise_weight: float
+    adain: bool
+    adain_switch_fraction: float
+    histogram_matching: bool
+
+    @classmethod
+    def paper(cls, **changes: Any) -> SamplingConfig:
+        """The paper's sampling (50 DDIM steps, guidance 12.5, shared noise 0.2, AdaIN at 0.6, histogram
+        matching), with `changes` applied."""
+        paper = {
+            "num_inference_steps": 50,
+            "guidance_scale": 12.5,
+            "negative_prompt": "",
+            "shared_noise_weight": DEFAULT_SHARED_NOISE_WEIGHT,
+            "adain": True,
+            "adain_switch_fraction": DEFAULT_ADAIN_SWITCH_FRACTION,
+            "histogram_matching": True,
+        }
+        return cls(**(paper | changes))
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_inference_steps, int) or self.num_inference_steps < 1:
@@ -174,9 +190,14 @@ class MemoryOptions:
     device only while it runs.
     """
 
-    vae_slicing: bool = False
-    vae_tiling: bool = False
-    cpu_offload: bool = False
+    vae_slicing: bool
+    vae_tiling: bool
+    cpu_offload: bool
+
+    @classmethod
+    def off(cls) -> MemoryOptions:
+        """Everything off: the whole model on the device, the VAE on whole frames."""
+        return cls(vae_slicing=False, vae_tiling=False, cpu_offload=False)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> MemoryOptions:
@@ -436,8 +457,8 @@ def sample_videos(
         moved there one at a time and back to the CPU.
     progress: called as `progress(step, total)` after every denoising step.
     """
-    config = config or SamplingConfig()
-    memory = memory or MemoryOptions()
+    config = config or SamplingConfig.paper()
+    memory = memory or MemoryOptions.off()
     batch = len(prompts)
     if len(first_frames) != batch or len(seeds) != batch:
         raise LampError(

@@ -11,7 +11,7 @@ import csv
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,18 +256,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GenerateSettings:
-    """The `generate:` section of params.yaml: sampling knobs, memory options, and how the run goes."""
+    """The `generate:` section of params.yaml (the one home of its values): sampling knobs, memory options,
+    and how the run goes."""
 
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    memory: MemoryOptions = field(default_factory=MemoryOptions)
-    seed: int = 1000
-    batch_size: int = 6
-    first_frame_model: str | None = None
-    first_frame_steps: int = 50
-    first_frame_guidance: float = 7.5
-    device: str = "auto"
-    dtype: str = "auto"
-    threads: int = 0
+    sampling: SamplingConfig
+    memory: MemoryOptions
+    seed: int
+    batch_size: int
+    first_frame_model: str | None
+    first_frame_steps: int
+    first_frame_guidance: float
+    device: str
+    dtype: str
+    threads: int
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any] | None) -> GenerateSettings:

@@ -90,8 +90,8 @@ def edit_video(
     source's own first frame. `seed` only matters where sampling draws noise (it does not here).
     Returns uint8 (F, H, W, 3).
     """
-    config = config or SamplingConfig()
-    memory = memory or MemoryOptions()
+    config = config or SamplingConfig.paper()
+    memory = memory or MemoryOptions.off()
     source_video = np.asarray(source_video)
     if source_video.dtype != np.uint8 or source_video.ndim != 4 or source_video.shape[0] < 2:
         raise LampError(

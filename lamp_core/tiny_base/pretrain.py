@@ -26,30 +26,30 @@ LogFn = Callable[[str, int, dict[str, float]], None]
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Sizes and schedule of the tiny base's pre-training (the `base:` section of params.yaml)."""
+    """Sizes and schedule of the tiny base's pre-training (`base:` in params.yaml, their one home)."""
 
-    seed: int = 0
-    image_size: int = 64
-    vae_channels: tuple[int, ...] = (16, 32, 64)
-    unet_channels: tuple[int, ...] = (32, 64, 64)
-    text_width: int = 64
-    text_layers: int = 2
-    vae_steps: int = 600
-    vae_batch: int = 16
-    vae_lr: float = 2e-3
-    kl_weight: float = 1e-6
-    foreground_weight: float = 8.0  # extra reconstruction weight of object pixels (see `foreground_weights`)
-    unet_steps: int = 800
-    unet_batch: int = 16
-    unet_lr: float = 1e-3
-    text_lr: float | None = None  # the text encoder's learning rate (None: unet_lr)
-    snr_gamma: float | None = 5.0  # Min-SNR loss weighting (Hang et al. 2023); None: plain MSE
-    caption_dropout: float = 0.1  # share of empty captions, so classifier-free guidance works
-    latent_pool: int = 2048  # rendered images encoded once for the UNet's training
-    log_every: int = 25
+    seed: int
+    image_size: int
+    vae_channels: tuple[int, ...]
+    unet_channels: tuple[int, ...]
+    text_width: int
+    text_layers: int
+    vae_steps: int
+    vae_batch: int
+    vae_lr: float
+    kl_weight: float
+    foreground_weight: float  # extra reconstruction weight of object pixels (see `foreground_weights`)
+    unet_steps: int
+    unet_batch: int
+    unet_lr: float
+    text_lr: float | None  # the text encoder's learning rate (None: unet_lr)
+    snr_gamma: float | None  # Min-SNR loss weighting (Hang et al. 2023); None: plain MSE
+    caption_dropout: float  # share of empty captions, so classifier-free guidance works
+    latent_pool: int  # rendered images encoded once for the UNet's training
+    log_every: int
     # CPU threads for torch while pre-training (None: torch's default). Results are reproducible for a
     # given thread count; on a busy machine one thread can be several times faster than two.
-    threads: int | None = None
+    threads: int | None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:

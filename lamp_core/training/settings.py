@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lamp_core.errors import LampError
-from lamp_core.model import DEFAULT_TRAINABLE_PATTERNS, InflationConfig
-from lamp_core.params import MotionConfig, read_settings
+from lamp_core.model import InflationConfig
+from lamp_core.params import PARAMS_FILE, MotionConfig, read_settings
 
-PARAMS_FILE = Path("params.yaml")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 # diffusers.optimization.get_scheduler names that need no more than warm-up and total steps.
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
@@ -35,33 +33,32 @@ _SCHEDULE_ONLY = (
 
 @dataclass(frozen=True)
 class TuneSettings:
-    """One tuning run's settings (`tune:` in params.yaml). Defaults are the tiny CPU model's.
+    """One tuning run's settings (`tune:` in params.yaml, the one home of their values: no defaults here).
 
-    The paper's values (SD 1.4, GPU): steps 30000 (10k-20k usually suffice), learning_rate 3e-5,
-    batch_size 1, mixed_precision fp16, gradient_checkpointing true.
+    The paper's values (SD 1.4, GPU) are in params.yaml's comments and in benchmarks/presets.py's sd14 preset.
     """
 
-    steps: int = 400
-    learning_rate: float = 1e-3
-    batch_size: int = 2  # videos per step and per process
-    seed: int = 0
-    lr_scheduler: str = "constant"
-    lr_warmup_steps: int = 0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_weight_decay: float = 1e-2
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
-    flip_p: float = 0.5
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
-    use_8bit_adam: bool = False
-    num_processes: int = 1
-    threads: int = 1  # torch CPU threads per process (0: torch's default)
-    checkpoint_every: int = 100
-    validate_every: int = 200  # 0: no validation videos
-    log_every: int = 10
-    validation: dict[str, Any] = field(default_factory=dict)  # passed to the sampler
+    steps: int
+    learning_rate: float
+    batch_size: int  # videos per step and per process
+    seed: int
+    lr_scheduler: str
+    lr_warmup_steps: int
+    adam_beta1: float
+    adam_beta2: float
+    adam_weight_decay: float
+    adam_epsilon: float
+    max_grad_norm: float
+    flip_p: float
+    mixed_precision: str
+    gradient_checkpointing: bool
+    use_8bit_adam: bool
+    num_processes: int
+    threads: int  # torch CPU threads per process (0: torch's default)
+    checkpoint_every: int
+    validate_every: int  # 0: no validation videos
+    log_every: int
+    validation: dict[str, Any]  # passed to the sampler
 
     def __post_init__(self) -> None:
         where = PARAMS_FILE
@@ -145,18 +142,18 @@ class TuneSettings:
 class ModelSettings:
     """How the base is inflated and what is tuned (`model:` in params.yaml; generate reads it too)."""
 
-    inflation: InflationConfig = field(default_factory=InflationConfig)
-    trainable_patterns: tuple[str, ...] = DEFAULT_TRAINABLE_PATTERNS
+    inflation: InflationConfig
+    trainable_patterns: tuple[str, ...]
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> ModelSettings:
         """Build from the `model:` mapping: `group_norm`, `temporal_kernel_size`, `trainable` (glob list)."""
         values = dict(values or {})
-        trainable = values.pop("trainable", None)
+        if "trainable" not in values:
+            raise LampError(PARAMS_FILE, "missing key `model.trainable`")
+        trainable = values.pop("trainable")
         inflation = read_settings(InflationConfig, values, "model")
-        if trainable is None:
-            patterns = DEFAULT_TRAINABLE_PATTERNS
-        elif isinstance(trainable, list) and trainable and all(isinstance(p, str) for p in trainable):
+        if isinstance(trainable, list) and trainable and all(isinstance(p, str) for p in trainable):
             patterns = tuple(trainable)
         else:
             raise LampError(

@@ -9,6 +9,7 @@ every step from 1, without duplicates from steps done twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from dvclive import Live
 
 from lamp_core.errors import LampError
 from lamp_core.model import LAMPUNet, SDBase
+from lamp_core.params import PARAMS_FILE
 from lamp_core.sampling import SamplingConfig, sample_video
 from lamp_core.video import write_video
 
@@ -71,9 +73,6 @@ class TrainingLog:
 # videos of successive validations differ only by what the model learned. Written as
 # `<folder>/step_0000200.mp4` and `.gif`.
 
-# Fewer DDIM steps than the paper's 50: validation must not dominate the wall time of tuning.
-DEFAULT_VALIDATION = {"num_inference_steps": 25}
-
 
 @dataclass(frozen=True)
 class ValidationSpec:
@@ -97,9 +96,12 @@ class ValidationSpec:
         settings: dict[str, Any],
     ) -> ValidationSpec:
         try:
-            config = SamplingConfig.from_mapping({**DEFAULT_VALIDATION, **settings}, "tune.validation")
+            # `tune.validation` changes the paper's sampling (params.yaml: fewer steps, so that validation
+            # does not dominate the wall time of tuning).
+            paper = dataclasses.asdict(SamplingConfig.paper())
+            config = SamplingConfig.from_mapping(paper | settings, "tune.validation")
         except LampError as exc:
-            raise LampError("params.yaml", str(exc)) from None
+            raise LampError(PARAMS_FILE, str(exc)) from None
         return cls(first_frame, prompt, n_frames, fps, seed, config)
 
 

@@ -39,7 +39,7 @@ from lamp_core.atomic_write import recover_interrupted_replace
 from lamp_core.data import FrameCache, load_frame_cache
 from lamp_core.errors import LampError, VideoError
 from lamp_core.model import LAMPUNet, SDBase, load_base, unet_content_hash
-from lamp_core.params import MotionConfig
+from lamp_core.params import PARAMS_FILE, MotionConfig
 from lamp_core.paths import DATA_DIR, REPORTS_DIR, VALIDATION_DIR, motion_paths
 
 from .checkpoint import (
@@ -126,7 +126,7 @@ def tune_motion(job: TuneJob, accelerator: Accelerator | None = None) -> TuneRes
     """
     settings = job.tune
     if settings.mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise LampError("params.yaml", "tune.mixed_precision fp16 needs a CUDA GPU (use bf16 or no on a CPU)")
+        raise LampError(PARAMS_FILE, "tune.mixed_precision fp16 needs a CUDA GPU (use bf16 or no on a CPU)")
     owns_accelerator = accelerator is None
     if accelerator is None:
         # Several processes without CUDA are CPU processes over gloo: accelerate must be told so.

@@ -104,9 +104,9 @@ class NormaliseSpec:
     width: int
     height: int
     fps: float
-    crf: int = 18  # H.264 quality, lower is better
-    max_pixels: int | None = None  # ffmpeg refuses to decode frames larger than this
-    timeout: float = 600.0  # seconds one ffmpeg run may take
+    crf: int  # H.264 quality, lower is better
+    timeout: float  # seconds one ffmpeg run may take
+    max_pixels: int | None = None  # ffmpeg refuses to decode frames larger than this (None: no limit)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,13 @@ from lamp_core.params import load_params
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_defaults_without_a_section():
-    settings = MetricsSettings.from_params({})
+CLIP = {"clip_model": "ViT-B-32", "clip_pretrained": None}
+
+
+def test_a_missing_section_names_its_keys_and_flow_keeps_the_measurement():
+    with pytest.raises(LampError, match=r"missing key `metrics\.clip_model`, `metrics\.clip_pretrained`"):
+        MetricsSettings.from_params({})
+    settings = MetricsSettings.from_params({"metrics": CLIP})
     assert settings.clip_pretrained is None
     assert settings.flow == FlowSettings()
 
@@ -41,4 +46,4 @@ def test_overrides_are_read():
 )
 def test_bad_sections_name_the_key(section, message):
     with pytest.raises(LampError, match=message):
-        MetricsSettings.from_params({"metrics": section})
+        MetricsSettings.from_params({"metrics": CLIP | section if isinstance(section, dict) else section})

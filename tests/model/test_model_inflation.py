@@ -23,7 +23,9 @@ from lamp_core.model.video_norm import VideoGroupNorm
 @pytest.mark.parametrize(("group_norm", "frames"), [("video", 4), ("video", 2), ("frame", 4), ("frame", 7)])
 def test_fresh_inflation_equals_image_unet_on_still_video(group_norm: str, frames: int) -> None:
     image_unet = make_unet(seed=3)
-    model = LAMPUNet.from_unet2d(copy.deepcopy(image_unet), InflationConfig(group_norm=group_norm)).eval()
+    model = LAMPUNet.from_unet2d(
+        copy.deepcopy(image_unet), InflationConfig(group_norm=group_norm, temporal_kernel_size=3)
+    ).eval()
     images, timesteps, text = video_inputs(seed=1, frames=1)
     images = images[:, :, 0]  # (B, C, H, W)
     still = images[:, :, None].expand(-1, -1, frames, -1, -1)  # every frame the same image
@@ -66,7 +68,7 @@ def test_transformer_blocks_get_first_frame_attention_and_temporal_attention() -
 
 @pytest.mark.parametrize("group_norm", ["video", "frame"])
 def test_group_norm_choice(group_norm: str) -> None:
-    model = make_lamp(config=InflationConfig(group_norm=group_norm))
+    model = make_lamp(config=InflationConfig(group_norm=group_norm, temporal_kernel_size=3))
     video = group_norm == "video"
     resnet_norms = [
         m for n, m in model.named_modules() if n.endswith((".norm1", ".norm2")) and ".resnets." in n

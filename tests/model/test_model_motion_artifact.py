@@ -43,7 +43,7 @@ def test_save_then_load_onto_a_fresh_base_is_bit_exact(tmp_path: Path) -> None:
     config = load_motion(tmp_path / "motion", fresh)
     assert torch.equal(_output(fresh), _output(tuned))
     assert config.metadata == {"steps": 400, "lr": 1e-3}
-    assert config.base == TEST_BASE and config.inflation == InflationConfig()
+    assert config.base == TEST_BASE and config.inflation == InflationConfig.paper()
 
 
 def test_artifact_holds_only_motion_weights(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_refuses_an_artifact_of_another_base_unless_forced(tmp_path: Path) -> No
 def test_refuses_an_artifact_of_another_inflation(tmp_path: Path) -> None:
     save_motion(tmp_path, _tuned(seed=1))
     assert read_motion_config(tmp_path).inflation.group_norm == "video"
-    frame_norm = make_lamp(config=InflationConfig(group_norm="frame"))
+    frame_norm = make_lamp(config=InflationConfig(group_norm="frame", temporal_kernel_size=3))
     with pytest.raises(LampError, match="inflation"):
         load_motion(tmp_path, frame_norm)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from pipeline_settings import from_params
 from sample_folders import N_FRAMES, SIZE, write_frame_cache
 
 from lamp_core.data import load_frame_cache
@@ -33,7 +34,7 @@ def test_samples_written_by_the_generate_stage_are_evaluated(tmp_path):
         motion_config(params, "slide_right"),
         load_motion_samples(tmp_path / "samples"),
         load_frame_cache(tmp_path / "frames"),
-        MetricsSettings(),
+        from_params(MetricsSettings, "metrics"),
         MetricUnavailable("no CLIP weights (test)"),
         expected_motion={"direction_deg": 0},
     )

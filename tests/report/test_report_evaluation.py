@@ -6,6 +6,7 @@ import logging
 import open_clip
 import pytest
 import torch
+from pipeline_settings import from_params
 from sample_folders import write_motion_inputs, write_params
 
 from lamp_core.data import load_frame_cache
@@ -128,7 +129,13 @@ def test_references_of_another_size_are_refused(slide_root):
     references = load_frame_cache(slide_root / "data" / "frames" / "slide_right")
     smaller = dataclasses.replace(references, width=24)
     with pytest.raises(LampError, match="reference clips are 24x32"):
-        evaluate_motion(motion_config(params, "slide_right"), samples, smaller, MetricsSettings(), NO_CLIP)
+        evaluate_motion(
+            motion_config(params, "slide_right"),
+            samples,
+            smaller,
+            from_params(MetricsSettings, "metrics"),
+            NO_CLIP,
+        )
 
 
 def test_an_evaluation_survives_a_round_trip_through_a_dict(slide_root):

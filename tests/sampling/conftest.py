@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pipeline_settings import from_params
 from sampling_helpers import randomize_motion
 
 from lamp_core.model import InflationConfig, SDBase, load_base, save_motion
@@ -41,7 +42,16 @@ def tiny_sd_dir(tmp_path_factory) -> Path:
         tokenizer_dir=root / "tokenizer_build",
     )
     components["vae"].requires_grad_(False)
-    config = PretrainConfig(image_size=32, unet_steps=30, unet_batch=8, unet_lr=2e-3, latent_pool=128)
+    config = from_params(
+        PretrainConfig,
+        "base",
+        image_size=32,
+        unet_steps=30,
+        unet_batch=8,
+        unet_lr=2e-3,
+        latent_pool=128,
+        threads=None,
+    )
     train_text_to_image(components, config, np.random.default_rng(0), lambda *args: None)
     return save_tiny_sd(components, root / "sd")
 
@@ -55,6 +65,6 @@ def base(tiny_sd_dir: Path) -> SDBase:
 @pytest.fixture(scope="session")
 def motion_dir(tiny_sd_dir: Path, tmp_path_factory) -> Path:
     """A motion artifact tuned (randomly) on the tiny base."""
-    unet = build_video_unet(load_base(tiny_sd_dir), InflationConfig())
+    unet = build_video_unet(load_base(tiny_sd_dir), InflationConfig.paper())
     randomize_motion(unet, seed=7)
     return save_motion(tmp_path_factory.mktemp("motions") / "slide_right", unet, metadata={"steps": 0})

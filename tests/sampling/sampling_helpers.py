@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from pipeline_settings import PARAMS
 
 from lamp_core.model import LAMPUNet
 
@@ -23,7 +24,8 @@ def randomize_motion(unet: LAMPUNet, seed: int, scale: float = 0.2) -> None:
 
 
 def toy_params(base_dir: Path, eval_prompts: list[dict], generate: dict | None = None) -> dict:
-    """A params.yaml for a toy project: motion slide_right at WIDTH x HEIGHT, 4 frames, on `base_dir`."""
+    """A params.yaml for a toy project: motion slide_right at WIDTH x HEIGHT, 4 frames, on `base_dir`; the
+    `model:` and `generate:` sections are the repository's, with 2 sampling steps."""
     return {
         "defaults": {
             "width": WIDTH,
@@ -37,7 +39,9 @@ def toy_params(base_dir: Path, eval_prompts: list[dict], generate: dict | None =
         "base": {"model": str(base_dir)},
         "motions": {"slide_right": {"prompt": "an object sliding right"}},
         "evaluation": {"slide_right": {"eval_prompts": eval_prompts}},
-        "generate": {"num_inference_steps": 2, "batch_size": 2, "first_frame_steps": 2, **(generate or {})},
+        "model": PARAMS["model"],
+        "generate": PARAMS["generate"]
+        | {"num_inference_steps": 2, "batch_size": 2, "first_frame_steps": 2, **(generate or {})},
     }
 
 

@@ -22,7 +22,7 @@ from lamp_core.sampling import (
 from lamp_core.sampling.lamp_sampler import ddim_scheduler
 from lamp_core.synthetic import render_clip, sample_scene
 
-NO_GUIDANCE = SamplingConfig(
+NO_GUIDANCE = SamplingConfig.paper(
     num_inference_steps=10, guidance_scale=1.0, adain=False, histogram_matching=False
 )
 
@@ -65,7 +65,7 @@ def test_inversion_is_the_exact_inverse_of_ddim_sampling(base: SDBase) -> None:
 
 
 def test_inversion_then_unguided_sampling_reconstructs_the_video_with_the_untuned_model(base: SDBase) -> None:
-    unet = build_video_unet(base, InflationConfig())  # untuned
+    unet = build_video_unet(base, InflationConfig.paper())  # untuned
     clip = _source_clip()
     latents = encode_videos(base.vae, clip[None])
     round_trip = decode_videos(base.vae, latents)[0].numpy().astype(float)
@@ -79,10 +79,10 @@ def test_inversion_then_unguided_sampling_reconstructs_the_video_with_the_untune
 
 
 def test_edit_video_samples_from_the_inversion(base: SDBase) -> None:
-    unet = build_video_unet(base, InflationConfig())
+    unet = build_video_unet(base, InflationConfig.paper())
     randomize_motion(unet, seed=4)
     clip = _source_clip(4)
-    config = SamplingConfig(num_inference_steps=3)
+    config = SamplingConfig.paper(num_inference_steps=3)
     edited = edit_video(unet, base, clip, "a red square", config=config)
     inverted = ddim_invert(unet, base, encode_videos(base.vae, clip[None]), num_inference_steps=3)
     expected = sample_video(
@@ -102,7 +102,7 @@ def test_edit_video_samples_from_the_inversion(base: SDBase) -> None:
 
 
 def test_edit_video_refuses_bad_sources(base: SDBase) -> None:
-    unet = build_video_unet(base, InflationConfig())
+    unet = build_video_unet(base, InflationConfig.paper())
     with pytest.raises(ValueError, match="source video must be uint8"):
         edit_video(unet, base, _source_clip(1), "a")
     with pytest.raises(ValueError, match="must have the source video's size"):

@@ -104,7 +104,7 @@ def test_text_to_image_with_the_base_is_seeded_and_sized(base: SDBase) -> None:
 
 
 def test_text_to_image_refuses_an_inflated_base(base: SDBase) -> None:
-    build_video_unet(base, InflationConfig())
+    build_video_unet(base, InflationConfig.paper())
     with pytest.raises(LampError, match="already inflated"):
         TextToImage.from_base(base)
 

@@ -21,13 +21,13 @@ from lamp_core.sampling import (
     sample_videos,
 )
 
-FAST = SamplingConfig(num_inference_steps=4)
+FAST = SamplingConfig.paper(num_inference_steps=4)
 
 
 @pytest.fixture
 def tuned(base: SDBase):
     """The tiny base inflated, with random (non-zero) motion weights standing in for a tuned motion."""
-    unet = build_video_unet(base, InflationConfig())
+    unet = build_video_unet(base, InflationConfig.paper())
     randomize_motion(unet, seed=3)
     return unet
 
@@ -62,7 +62,7 @@ def test_each_step_runs_the_unet_once_on_the_guided_batch_with_frame_1_clean(bas
     """Batched CFG: one UNet call per step on 2 x batch videos; frame 1 is the clean latent at every step;
     AdaIN's schedule shows in the inputs: frames 3..f carry frame 2's statistics until the switch, then
     frames 2..f carry the first frame's."""
-    config = SamplingConfig(num_inference_steps=6, adain_switch_fraction=0.5, guidance_scale=7.0)
+    config = SamplingConfig.paper(num_inference_steps=6, adain_switch_fraction=0.5, guidance_scale=7.0)
     firsts = [_first_frame(1000), _first_frame(1001)]
     first_latents = encode_frames(base.vae, np.stack(firsts))
     inputs = []
@@ -103,7 +103,9 @@ def test_adain_phases_at_50_steps_are_the_reference_codes(
         return original(generated, first, step_index, switch_step)
 
     monkeypatch.setattr(lamp_sampler, "apply_adain_schedule", spy)
-    sample_video(tuned, base, "a", _first_frame(), n_frames=3, config=SamplingConfig(50))
+    sample_video(
+        tuned, base, "a", _first_frame(), n_frames=3, config=SamplingConfig.paper(num_inference_steps=50)
+    )
     assert phases == ["frame 2"] * 31 + ["frame 1"] * 19
 
 
@@ -112,7 +114,12 @@ def test_no_guidance_runs_a_single_branch(base: SDBase, tuned) -> None:
     handle = tuned.register_forward_hook(lambda module, args, output: shapes.append(tuple(args[0].shape)))
     try:
         sample_video(
-            tuned, base, "a", _first_frame(), n_frames=3, config=SamplingConfig(2, guidance_scale=1.0)
+            tuned,
+            base,
+            "a",
+            _first_frame(),
+            n_frames=3,
+            config=SamplingConfig.paper(num_inference_steps=2, guidance_scale=1.0),
         )
     finally:
         handle.remove()
@@ -122,19 +129,30 @@ def test_no_guidance_runs_a_single_branch(base: SDBase, tuned) -> None:
 def test_histogram_matching_is_the_last_step(base: SDBase, tuned) -> None:
     first = _first_frame()
     plain = sample_video(
-        tuned, base, "a", first, n_frames=4, config=SamplingConfig(3, histogram_matching=False)
+        tuned,
+        base,
+        "a",
+        first,
+        n_frames=4,
+        config=SamplingConfig.paper(num_inference_steps=3, histogram_matching=False),
     )
-    matched = sample_video(tuned, base, "a", first, n_frames=4, config=SamplingConfig(3))
+    matched = sample_video(
+        tuned, base, "a", first, n_frames=4, config=SamplingConfig.paper(num_inference_steps=3)
+    )
     expected = match_to_first_frame(torch.from_numpy(plain)[None])[0].numpy()
     np.testing.assert_array_equal(matched, expected)
 
 
 def test_any_multiple_of_8_and_latent_first_frames(base: SDBase, tuned) -> None:
     first = _first_frame(width=40, height=24)  # latents 10 x 6: the UNet's 5 x 3 level upsamples back
-    video = sample_video(tuned, base, "a", first, n_frames=3, config=SamplingConfig(2))
+    video = sample_video(
+        tuned, base, "a", first, n_frames=3, config=SamplingConfig.paper(num_inference_steps=2)
+    )
     assert video.shape == (3, 24, 40, 3)
     latent = encode_frames(base.vae, first[None])[0]
-    from_latent = sample_video(tuned, base, "a", latent, n_frames=3, config=SamplingConfig(2))
+    from_latent = sample_video(
+        tuned, base, "a", latent, n_frames=3, config=SamplingConfig.paper(num_inference_steps=2)
+    )
     np.testing.assert_array_equal(from_latent, video)
     with pytest.raises(LampError, match="multiples of 8"):
         sample_video(tuned, base, "a", _first_frame(width=36, height=24), n_frames=3, config=FAST)
@@ -142,10 +160,19 @@ def test_any_multiple_of_8_and_latent_first_frames(base: SDBase, tuned) -> None:
 
 def test_memory_options_keep_the_result(base: SDBase, tuned) -> None:
     first = _first_frame()
-    plain = sample_video(tuned, base, "a", first, seed=2, n_frames=3, config=SamplingConfig(2))
+    plain = sample_video(
+        tuned, base, "a", first, seed=2, n_frames=3, config=SamplingConfig.paper(num_inference_steps=2)
+    )
     memory = MemoryOptions(vae_slicing=True, vae_tiling=True, cpu_offload=True)
     saving = sample_video(
-        tuned, base, "a", first, seed=2, n_frames=3, config=SamplingConfig(2), memory=memory
+        tuned,
+        base,
+        "a",
+        first,
+        seed=2,
+        n_frames=3,
+        config=SamplingConfig.paper(num_inference_steps=2),
+        memory=memory,
     )
     # VAE slicing decodes one frame at a time: a few values round the other way, and histogram matching
     # can widen such a one-level difference to two. Anything more would be a real change.
@@ -164,4 +191,4 @@ def test_bad_calls_are_clear_errors(base: SDBase, tuned) -> None:
             tuned, base, "a", _first_frame(), n_frames=3, config=FAST, init_latents=torch.zeros(4, 5, 6, 8)
         )
     with pytest.raises(LampError, match="num_inference_steps"):
-        SamplingConfig(num_inference_steps=0)
+        SamplingConfig.paper(num_inference_steps=0)

@@ -29,10 +29,10 @@ def test_window_count() -> None:
 
 
 def test_each_window_starts_from_the_last_frame_of_the_previous_one(base: SDBase) -> None:
-    unet = build_video_unet(base, InflationConfig())
+    unet = build_video_unet(base, InflationConfig.paper())
     randomize_motion(unet, seed=2)
     first = render_first_frame("slide_right", 1000, WIDTH, HEIGHT).image
-    config = SamplingConfig(num_inference_steps=2)
+    config = SamplingConfig.paper(num_inference_steps=2)
     steps = []
     video = sample_long_video(
         unet, base, "a", first, total_frames=6, window_frames=4, seed=7, config=config,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pipeline_settings import PARAMS
 
 from lamp_core.errors import LampError
 from lamp_core.report.samples import load_sample_set
@@ -77,15 +78,22 @@ def test_bad_eval_prompts_name_the_entry(entries, message: str) -> None:
 
 
 def test_generate_settings_from_params() -> None:
-    settings = GenerateSettings.from_params({"num_inference_steps": 25, "vae_slicing": True, "batch_size": 3})
-    assert settings.sampling.num_inference_steps == 25 and settings.sampling.guidance_scale == 12.5
+    section = PARAMS["generate"]
+    settings = GenerateSettings.from_params(
+        section | {"num_inference_steps": 25, "vae_slicing": True, "batch_size": 3}
+    )
+    assert settings.sampling.num_inference_steps == 25
+    assert settings.sampling.guidance_scale == section["guidance_scale"]
     assert settings.memory.vae_slicing and settings.batch_size == 3
     with pytest.raises(LampError, match=r"unknown key `generate\.steps`"):
-        GenerateSettings.from_params({"steps": 25})
+        GenerateSettings.from_params(section | {"steps": 25})
     with pytest.raises(LampError, match="expected a whole number"):
-        GenerateSettings.from_params({"num_inference_steps": 2.5})
+        GenerateSettings.from_params(section | {"num_inference_steps": 2.5})
     with pytest.raises(LampError, match="true or false"):
-        GenerateSettings.from_params({"adain": "no"})
+        GenerateSettings.from_params(section | {"adain": "no"})
+    missing = {key: value for key, value in section.items() if key != "guidance_scale"}
+    with pytest.raises(LampError, match=r"missing key `generate\.guidance_scale`"):
+        GenerateSettings.from_params(missing)
 
 
 def test_sample_folder_is_what_the_evaluate_stage_reads(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from accelerate.state import AcceleratorState
+from pipeline_settings import PARAMS
 from safetensors.torch import load_file
 
 from lamp_core.data.frame_cache import write_uint8_safetensors
@@ -102,8 +103,10 @@ def project_params(base: Path | str, **tune: Any) -> dict[str, Any]:
         },
         "motions": {MOTION: {"prompt": "a square sliding right"}},
         "base": {"model": str(base)},
-        "model": {"group_norm": "video"},
+        "model": PARAMS["model"] | {"group_norm": "video"},
         "tune": {
+            **PARAMS["tune"],
+            "lr_scheduler": "constant",
             "steps": 6,
             "learning_rate": 1e-3,
             "batch_size": 2,

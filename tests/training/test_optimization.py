@@ -7,13 +7,16 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 from diffusers.optimization import get_scheduler
+from pipeline_settings import from_params
 from tiny_models import make_lamp, randomize_motion, video_inputs
 
 from lamp_core.tiny_base import sd1_scheduler
 from lamp_core.training import TuneSettings, lamp_loss_step
 from lamp_core.training.tuner import _optimizer
 
-PAPER = TuneSettings(learning_rate=3e-5)  # betas, weight decay and eps default to the paper's
+PAPER = from_params(
+    TuneSettings, "tune", learning_rate=3e-5, lr_scheduler="constant"
+)  # betas etc.: the paper's
 
 
 def test_adamw_has_one_group_of_exactly_the_trainable_weights_with_the_papers_settings() -> None:
