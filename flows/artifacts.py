@@ -113,7 +113,7 @@ def read_metrics(root: Path, paths: Iterable[str]) -> list[dict[str, Any]]:
         except (OSError, ValueError, yaml.YAMLError) as exc:
             rows.append({"file": path, "metric": "(unreadable)", "value": str(exc)})
             continue
-        rows += [{"file": path, "metric": k, "value": v} for k, v in _flatten(data).items()]
+        rows += [{"file": path, "metric": k, "value": v} for k, v in flatten(data).items()]
     return rows
 
 
@@ -121,12 +121,13 @@ def _parse_metrics(suffix: str, text: str) -> Any:
     return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys: {"clip": {"score": 1}} -> {"clip.score": 1}."""
     if not isinstance(data, dict):
         return {prefix or "value": data}
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return flat
 
 

@@ -1,4 +1,4 @@
-"""Prefect tasks that drive DVC: `dvc repro` of one stage, `dvc exp run` of one experiment, `dvc push`.
+"""Prefect tasks that drive DVC: `dvc repro` of one stage, the experiment queue, `dvc push`.
 
 Each runs DVC as a subprocess in the project root and streams its log lines into Prefect's logs. A failure
 that another try can fix (a file locked by a concurrent DVC run, a stage killed by the OOM killer or a
@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +28,7 @@ from prefect.runtime import task_run as current_task_run
 
 from flows.artifacts import StageProgress, artifact_key
 from flows.gpu import GPU_TAG, claim_gpu
-from flows.process import run_streaming
+from flows.pipeline import FlowError
 
 TAIL_LINES = 12
 # Tries after the first for a DVC task that failed for a passing reason, and the wait between tries: the
@@ -43,7 +46,7 @@ _TRANSIENT = (
 _RAN_STAGE = re.compile(r"^Running stage '([^']+)'")
 
 
-class StageFailed(RuntimeError):
+class StageFailed(FlowError):
     """A DVC command failed; `transient` says whether running it again may succeed."""
 
     def __init__(self, command: str, root: str, returncode: int, tail: list[str]):
@@ -163,14 +166,20 @@ def repro_stage(root: str, stage: str, pull: bool = False) -> StageRun:
     return run_dvc(root, ["repro", *(["--pull"] if pull else []), stage], target=stage)
 
 
-@task(name="dvc-exp-run", task_run_name="{name}", **_DVC_TASK_OPTIONS)
-def run_experiment(root: str, name: str, params: dict[str, Any], targets: list[str]) -> StageRun:
-    """`dvc exp run --temp` of `targets` with `params` set: an experiment in its own temporary copy of the
-    workspace, so several run at once without touching the workspace; DVC keeps the result as `name`."""
-    args = ["exp", "run", "--temp", "--name", name]
+@task(name="dvc-exp-queue", task_run_name="queue {name}", **_DVC_TASK_OPTIONS)
+def queue_experiment(root: str, name: str, params: dict[str, Any], targets: list[str]) -> StageRun:
+    """`dvc exp run --queue` of `targets` with `params` set, as experiment `name` (nothing runs yet)."""
+    args = ["exp", "run", "--queue", "--name", name]
     for key, value in params.items():
         args += ["--set-param", f"{key}={format_param(value)}"]
     return run_dvc(root, [*args, *targets], target=name)
+
+
+@task(name="dvc-exp-run-all", task_run_name="run queue", **_DVC_TASK_OPTIONS)
+def run_queue(root: str, jobs: int) -> StageRun:
+    """`dvc exp run --run-all --jobs <jobs>`: DVC's queue runs every queued experiment, `jobs` at a time, each
+    in its own temporary copy of the workspace (the workspace is untouched), and returns when all are done."""
+    return run_dvc(root, ["exp", "run", "--run-all", "--jobs", str(jobs)], target="queue")
 
 
 @task(name="dvc-push", task_run_name="push", **_DVC_TASK_OPTIONS)
@@ -183,3 +192,64 @@ def push_outputs(root: str, targets: list[str], remote: str | None = None) -> St
 def format_param(value: Any) -> str:
     """A parameter value as `dvc exp run --set-param` reads it (YAML): strings as they are, others as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+LineHandler = Callable[[str, bool], None]  # (line, is_update): is_update for a '\r' redraw of a progress bar
+
+
+def run_streaming(
+    argv: Sequence[str], cwd: str | os.PathLike, env: Mapping[str, str], on_line: LineHandler
+) -> int:
+    """Run `argv` in `cwd` with stderr merged into stdout, hand every line to `on_line`, return the exit code.
+
+    The command runs in its own process group; if the caller is interrupted (a cancelled flow run), the whole
+    group is terminated so no stage process outlives it.
+    """
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    pending = b""
+    try:
+        while chunk := proc.stdout.read1(65536):
+            pending = _emit_lines(pending + chunk, on_line)
+        if pending:
+            on_line(pending.decode("utf-8", errors="replace"), False)
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            _stop_group(proc)
+        proc.stdout.close()
+
+
+def _emit_lines(buffer: bytes, on_line: LineHandler) -> bytes:
+    """Pass each complete line of `buffer` to `on_line`; return the unfinished rest."""
+    start = 0
+    for i, byte in enumerate(buffer):
+        if byte not in (0x0A, 0x0D):  # \n, \r
+            continue
+        if byte == 0x0D and i + 1 == len(buffer):
+            break  # a '\r' at the end may be the first half of '\r\n': wait for the next chunk
+        is_update = byte == 0x0D and buffer[i + 1] != 0x0A
+        line = buffer[start:i].decode("utf-8", errors="replace").rstrip()
+        if line:
+            on_line(line, is_update)
+        start = i + 1
+    return buffer[start:]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -24,15 +24,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows.pipeline import FlowError
+
 GPU_TAG = "lamp-gpu"
 GPU_LIMIT = f"tag:{GPU_TAG}"  # the global concurrency limit Prefect enforces for tasks tagged GPU_TAG
 DEFAULT_GPU_STAGES = ("base", "tune", "generate")
 GPU_STAGES_ENV = "LAMP_GPU_STAGES"  # comma-separated stage names (the part before `@`)
 GPU_SLOTS_ENV = "LAMP_GPU_SLOTS"  # GPU stages allowed to run at once when the flow creates the limit
-
-
-class GpuPolicyError(ValueError):
-    """A GPU setting (environment variable or flow parameter) is malformed."""
 
 
 def gpu_stage_groups(stages: Iterable[str] | None = None) -> frozenset[str]:
@@ -68,9 +66,9 @@ def default_gpu_slots() -> int:
     try:
         slots = int(env)
     except ValueError:
-        raise GpuPolicyError(f"${GPU_SLOTS_ENV}={env!r}: expected a whole number of GPU slots") from None
+        raise FlowError(f"${GPU_SLOTS_ENV}={env!r}: expected a whole number of GPU slots") from None
     if slots < 1:
-        raise GpuPolicyError(f"${GPU_SLOTS_ENV}={env!r}: needs at least one slot")
+        raise FlowError(f"${GPU_SLOTS_ENV}={env!r}: needs at least one slot")
     return slots
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import yaml
 
 
-class PipelineError(RuntimeError):
-    """The DVC project cannot be read, or a flow asked for a motion the pipeline does not have."""
+class FlowError(RuntimeError):
+    """What a user of the flows can fix (the project, a parameter, a setting), or a run that failed; the base
+    of the flows' errors. The flows stay apart from lamp_core, hence a base of their own."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Pipeline:
         for stage in self.stages:
             if stage.address == address:
                 return stage
-        raise PipelineError(f"{self.root / 'dvc.yaml'}: no stage {address!r}")
+        raise FlowError(f"{self.root / 'dvc.yaml'}: no stage {address!r}")
 
     def upstream_closure(self, addresses: Iterable[str]) -> set[str]:
         """The given stages and every stage upstream of them."""
@@ -80,14 +81,14 @@ class Pipeline:
         own = self.own_stages(motion)
         if not own:
             known = ", ".join(self.motions) or "none"
-            raise PipelineError(
+            raise FlowError(
                 f"{self.root / 'dvc.yaml'}: no stage is generated for motion {motion!r} (motions: {known})"
             )
         if groups is not None:
             groups = set(groups)
             unknown = groups - {s.group for s in own}
             if unknown:
-                raise PipelineError(
+                raise FlowError(
                     f"{self.root / 'dvc.yaml'}: motion {motion!r} has no stage {', '.join(sorted(unknown))} "
                     f"(its stages: {', '.join(s.group for s in own)})"
                 )
@@ -133,7 +134,7 @@ def _read_dvc(root: Path) -> tuple[tuple[Stage, ...], str | None]:
     from dvc.repo import Repo
 
     if not (root / ".dvc").is_dir():
-        raise PipelineError(f"{root}: not a DVC project (no .dvc/ directory; run `dvc init`)")
+        raise FlowError(f"{root}: not a DVC project (no .dvc/ directory; run `dvc init`)")
     try:
         with Repo(str(root)) as repo:
             dvc_stages = [s for s in repo.index.stages if s.cmd]  # tracked-file stages (.dvc) have no cmd
@@ -152,9 +153,9 @@ def _read_dvc(root: Path) -> tuple[tuple[Stage, ...], str | None]:
             )
             stages = tuple(_as_stage(s, address[id(s)], upstream[id(s)], root) for s in sorted_stages)
     except DvcException as exc:
-        raise PipelineError(f"{root}: DVC cannot read the pipeline: {exc}") from None
+        raise FlowError(f"{root}: DVC cannot read the pipeline: {exc}") from None
     if not stages:
-        raise PipelineError(f"{root / 'dvc.yaml'}: the project defines no stages")
+        raise FlowError(f"{root / 'dvc.yaml'}: the project defines no stages")
     return stages, remote
 
 
@@ -192,6 +193,6 @@ def _read_motion_names(root: Path) -> tuple[str, ...]:
     try:
         params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc})") from None
+        raise FlowError(f"{path}: not valid YAML ({exc})") from None
     motions = params.get("motions") if isinstance(params, dict) else None
     return tuple(motions) if isinstance(motions, dict) else ()

@@ -1,4 +1,4 @@
-"""`make ui` (`python -m flows.serve`): a local Prefect server, and the flows served from it as deployments.
+"""`make ui` (`python -m flows.serve`): Prefect's own local server, and the flows served as deployments.
 
 Open the printed URL, pick a deployment (motions, sweep) and run it with parameters, or give it a
 schedule (Deployments -> the deployment -> Schedules -> +, cron). Flow runs execute on this machine, in the
@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from prefect import get_client, serve
@@ -19,8 +23,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.gpu import ensure_gpu_limit
-from flows.local_server import ServerError, is_healthy, local_prefect_server
 from flows.motions import motions_flow
+from flows.pipeline import FlowError
 from flows.sweep import sweep_flow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -90,21 +94,43 @@ def main(argv: list[str] | None = None) -> None:
     crons = parse_crons(args.cron)
     if PREFECT_API_URL.value():
         if not is_healthy(PREFECT_API_URL.value()):
-            raise ServerError(
+            raise FlowError(
                 f"PREFECT_API_URL={PREFECT_API_URL.value()} does not answer; start that server, or unset "
                 "PREFECT_API_URL to have a local one started"
             )
         ensure_gpu_limit()
         serve(*deployments(args.root.resolve(), crons), limit=args.limit)
         return
-    with (
-        local_prefect_server(args.host, args.port) as api_url,
-        temporary_settings({PREFECT_API_URL: api_url}),
-    ):
-        os.environ["PREFECT_API_URL"] = api_url  # the flow runs start as subprocesses: they need it too
-        ensure_gpu_limit()
-        print(f"Prefect UI: {api_url.removesuffix('/api')}  (Ctrl-C stops the server and the deployments)")
-        serve(*deployments(args.root.resolve(), crons), limit=args.limit)
+    api_url = f"http://{args.host}:{args.port}/api"
+    prefect = [sys.executable, "-m", "prefect", "server"]
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # a local server does not phone home
+    started = not is_healthy(api_url)  # a server already answering there is someone else's: left running
+    if started:  # `prefect server start --background`: SQLite under $PREFECT_HOME
+        subprocess.run([*prefect, "start", "--background", "--host", args.host, "--port", str(args.port)],
+                       env=env, check=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # the first start creates the database: a minute or two
+        while not is_healthy(api_url):
+            if time.monotonic() > deadline:
+                raise FlowError(f"the Prefect server did not answer at {api_url} in 300 s")
+            time.sleep(1.0)
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            os.environ["PREFECT_API_URL"] = api_url  # the flow runs start as subprocesses: they need it too
+            ensure_gpu_limit()
+            print(f"Prefect UI: {api_url.removesuffix('/api')}  (Ctrl-C stops stops it all)")
+            serve(*deployments(args.root.resolve(), crons), limit=args.limit)
+    finally:
+        if started:
+            subprocess.run([*prefect, "stop"], env=env, check=False)
+
+
+def is_healthy(api_url: str) -> bool:
+    """Whether a Prefect server answers at `api_url` (`http://host:port/api`)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

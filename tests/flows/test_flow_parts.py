@@ -12,11 +12,10 @@ import pytest
 from toy_dvc_project import write_toy_project
 
 from flows.artifacts import artifact_key, parse_progress, read_metrics
-from flows.dvc_tasks import StageFailed, format_param
-from flows.experiments import SweepError, expand_grid
-from flows.gpu import GpuPolicyError, claim_gpu, default_gpu_slots, gpu_stage_groups
-from flows.pipeline import Pipeline, PipelineError
-from flows.process import run_streaming
+from flows.dvc_tasks import StageFailed, format_param, run_streaming
+from flows.gpu import claim_gpu, default_gpu_slots, gpu_stage_groups
+from flows.pipeline import FlowError, Pipeline
+from flows.sweep import expand_grid
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +55,13 @@ def test_the_cross_motion_report_runs_only_with_all_its_motions(toy: Pipeline):
 
 
 def test_pipeline_errors_name_the_file_and_the_reason(toy: Pipeline, tmp_path: Path):
-    with pytest.raises(
-        PipelineError, match=r"no stage is generated for motion 'zeta' \(motions: alpha, beta\)"
-    ):
+    with pytest.raises(FlowError, match=r"no stage is generated for motion 'zeta' \(motions: alpha, beta\)"):
         toy.motion_stages("zeta")
-    with pytest.raises(PipelineError, match="not a DVC project"):
+    with pytest.raises(FlowError, match="not a DVC project"):
         Pipeline.load(tmp_path)
     broken = write_toy_project(tmp_path / "broken")
     (broken / "dvc.yaml").write_text("stages:\n  base: [unclosed\n")
-    with pytest.raises(PipelineError, match=r"DVC cannot read the pipeline.*dvc\.yaml"):
+    with pytest.raises(FlowError, match=r"DVC cannot read the pipeline.*dvc\.yaml"):
         Pipeline.load(broken)
 
 
@@ -124,7 +121,7 @@ def test_gpu_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("LAMP_GPU_SLOTS", "3")
     assert default_gpu_slots() == 3
     monkeypatch.setenv("LAMP_GPU_SLOTS", "two")
-    with pytest.raises(GpuPolicyError, match="LAMP_GPU_SLOTS"):
+    with pytest.raises(FlowError, match="LAMP_GPU_SLOTS"):
         default_gpu_slots()
     monkeypatch.delenv("LAMP_GPU_SLOTS")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
@@ -151,7 +148,7 @@ def test_artifact_keys_metrics_and_progress(tmp_path: Path):
 
 def test_sweep_grid_expands_to_every_combination():
     assert expand_grid({"lr": [1, 2], "steps": [10]}) == [{"lr": 1, "steps": 10}, {"lr": 2, "steps": 10}]
-    with pytest.raises(SweepError, match="'lr' needs a non-empty list"):
+    with pytest.raises(FlowError, match="'lr' needs a non-empty list"):
         expand_grid({"lr": "1e-4"})
     assert (format_param(1e-4), format_param("adamw"), format_param([8, 16])) == (
         "0.0001",

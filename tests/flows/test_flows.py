@@ -18,8 +18,8 @@ from prefect.client.schemas.filters import (
 )
 from toy_dvc_project import dvc, starts, write_toy_project
 
-from flows.motions import motions_flow
-from flows.outcomes import FAILED, NOT_RUN, RAN, UP_TO_DATE, MotionsFailed
+from flows.gpu import GPU_TAG
+from flows.motions import FAILED, NOT_RUN, RAN, UP_TO_DATE, MotionsFailed, motions_flow
 from flows.sweep import sweep_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -123,13 +123,11 @@ def test_motions_flow_isolates_a_failure_serialises_gpu_and_resumes(tmp_path: Pa
     assert json.loads(dvc(root, "status", "--json")) == {}
 
 
-def test_sweep_runs_experiments_and_tabulates_metrics(tmp_path: Path):
+def test_sweep_runs_experiments_through_dvcs_queue_and_tabulates_metrics(tmp_path: Path):
     root = write_toy_project(tmp_path / "p", motions=["alpha"], report=False, git=True)
     params_before = (root / "params.yaml").read_text()
 
-    state = sweep_flow(
-        "alpha", {"motions.alpha.lr": [0.2, 0.3]}, root=str(root), retry_delay_s=0, return_state=True
-    )
+    state = sweep_flow("alpha", {"motions.alpha.lr": [0.2, 0.3]}, root=str(root), return_state=True)
 
     rows = state.result()
     assert [(r["motions.alpha.lr"], r["loss"], r["status"]) for r in rows] == [
@@ -140,13 +138,18 @@ def test_sweep_runs_experiments_and_tabulates_metrics(tmp_path: Path):
     assert (root / "params.yaml").read_text() == params_before  # the workspace is untouched
     experiments = dvc(root, "exp", "list", "--name-only").split()
     assert sorted(experiments) == sorted(r["experiment"] for r in rows)
+    queue = dvc(root, "queue", "status")
+    assert all(f"{r['experiment']}" in queue for r in rows) and queue.count("Success") == 2
     runs = task_runs(state)
-    first, second = (runs[r["experiment"]] for r in rows)
-    assert not overlaps(first, second)  # both run the GPU stage: they queue for the slot
+    assert GPU_TAG in runs["run queue"].tags  # the queue run holds a GPU slot: tune is a GPU stage
+    # An experiment that fails is reported by name, with the others' results.
+    state = sweep_flow("alpha", {"motions.alpha.lr": [0.4, "abc"]}, root=str(root), return_state=True)
+    error = state.result(raise_on_failure=False)
+    assert "1 of 2 experiments failed" in str(error) and "dvc queue logs" in str(error)
 
 
 def test_motions_flow_fans_out_over_a_dask_cluster(tmp_path: Path):
-    from flows.task_runners import dask_task_runner
+    from flows.motions import dask_task_runner
 
     root = write_toy_project(tmp_path / "p", motions=["alpha", "beta"], report=False)
     on_dask = motions_flow.with_options(task_runner=dask_task_runner(workers=2))
