@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamp_core.errors import LampError
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
 from lamp_core.sampling import MemoryOptions, build_video_unet, sample_videos, vae_scale_factor
 
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     configs = harness.configurations(args, device, preset.generate_threads)
     videos = args.videos or DEFAULT_VIDEOS[preset.name]
     if videos < 1:
-        raise harness.BenchmarkError("--videos must be at least 1")
+        raise LampError("--videos must be at least 1")
 
     machine, results = harness.measure(MODULE, args, configs, device, videos, MEMORY_VIDEOS, {})
     counted = [

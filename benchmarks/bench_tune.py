@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from diffusers import DDPMScheduler
 
+from lamp_core.errors import LampError
 from lamp_core.model import InflationConfig, LAMPUNet, SDBase
 from lamp_core.training import (
     LatentCache,
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     configs = harness.configurations(args, device, preset.tune.threads)
     steps = args.steps or DEFAULT_STEPS[preset.name]
     if steps < 1 or args.warmup < 0:
-        raise harness.BenchmarkError("--steps must be at least 1 and --warmup at least 0")
+        raise LampError("--steps must be at least 1 and --warmup at least 0")
 
     options = {"warmup": args.warmup}
     machine, results = harness.measure(MODULE, args, configs, device, steps, MEMORY_STEPS, options)

@@ -24,12 +24,14 @@ from typing import Any
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from lamp_core.errors import LampError
+
 PRECISIONS = ("fp32", "bf16")
 ATTENTION = ("sdpa", "math")
 
 
-class ConfigurationError(ValueError):
-    """A configuration cannot run here (the message says which option and why)."""
+class NotRunnableHere(LampError):
+    """The benchmark, as asked, needs hardware or a package this machine lacks (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ConfigurationError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+            raise LampError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.attention not in ATTENTION:
-            raise ConfigurationError(f"attention must be one of {ATTENTION}, not {self.attention!r}")
+            raise LampError(f"attention must be one of {ATTENTION}, not {self.attention!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
-            raise ConfigurationError(f"threads must be 0 (torch's default) or more, not {self.threads!r}")
+            raise LampError(f"threads must be 0 (torch's default) or more, not {self.threads!r}")
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -75,9 +77,9 @@ class RunConfig:
     def check_device(self, device: torch.device) -> None:
         """Refuse options that need hardware or packages this machine lacks."""
         if device.type != "cuda" and self.adam_8bit:
-            raise ConfigurationError(f"{self.name}: 8-bit AdamW (bitsandbytes) needs a CUDA device")
+            raise NotRunnableHere(f"{self.name}: 8-bit AdamW (bitsandbytes) needs a CUDA device")
         if self.adam_8bit and importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigurationError(
+            raise NotRunnableHere(
                 f"{self.name}: 8-bit AdamW needs bitsandbytes (pip install bitsandbytes on the GPU machine)"
             )
 

@@ -35,22 +35,14 @@ from lamp_core.atomic_write import write_text
 from lamp_core.errors import LampError
 from lamp_core.params import PARAMS_FILE
 
-from .configurations import ConfigurationError, RunConfig, optimised_config, plain_config
+from .configurations import NotRunnableHere, RunConfig, optimised_config, plain_config
 from .measurement import MATMUL_REPEATS, MATMUL_SIZE, PeakMemory, machine_info, matmul_tflops
-from .presets import PRESET_NAMES, Preset, PresetError, get_preset
+from .presets import PRESET_NAMES, Preset, get_preset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = Path("reports/bench")
 # Exit codes: 1 a benchmark failed, 2 it cannot run on this machine as asked (e.g. sd14 without a GPU).
 EXIT_FAILED, EXIT_UNSUPPORTED = 1, 2
-
-
-class BenchmarkError(RuntimeError):
-    """A benchmark could not run or write its report (the message says which part and why)."""
-
-
-class NotRunnableHere(BenchmarkError):
-    """The benchmark, as asked, needs hardware this machine lacks (exit code 2)."""
 
 
 class Measurable(Protocol):
@@ -116,19 +108,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse option values the benchmark would only trip over at its end."""
     if args.threads is not None and args.threads < 0:
-        raise BenchmarkError(f"--threads must be 0 (torch's default) or more, not {args.threads}")
+        raise LampError(f"--threads must be 0 (torch's default) or more, not {args.threads}")
     if args.tag is not None and not re.fullmatch(r"[A-Za-z0-9][\w.-]*", args.tag):
-        raise BenchmarkError(f"--tag {args.tag!r}: use letters, digits, '.', '-' and '_' only")
+        raise LampError(f"--tag {args.tag!r}: use letters, digits, '.', '-' and '_' only")
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto`: CUDA when available, else the CPU; otherwise the named device (BenchmarkError if absent)."""
+    """`auto`: CUDA when available, else the CPU; otherwise the named device (LampError if absent)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise BenchmarkError(f"--device {name!r}: {exc}") from None
+        raise LampError(f"--device {name!r}: {exc}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise NotRunnableHere(f"--device {name!r}: CUDA is not available on this machine")
     return device
@@ -139,7 +131,7 @@ def load_preset(args: argparse.Namespace, device: torch.device) -> Preset:
     preset = get_preset(args.preset, args.params)
     if args.smoke:
         if preset.name != "sd14":
-            raise BenchmarkError("--smoke is for the sd14 preset (tiny runs at its real size anyway)")
+            raise LampError("--smoke is for the sd14 preset (tiny runs at its real size anyway)")
         return preset.smoke()
     if preset.needs_cuda and device.type != "cuda":
         raise NotRunnableHere(
@@ -185,7 +177,7 @@ def run_as_worker(set_up: SetUp, args: argparse.Namespace) -> int:
     """The worker side: measure the payload's configurations and write the result for the parent."""
     try:
         result = _measure(set_up, json.loads(args.worker))
-    except (LampError, PresetError, ConfigurationError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     args.worker_output.write_text(json.dumps(result))
@@ -239,7 +231,7 @@ def run_workers(module: str, payloads: Sequence[dict[str, Any]]) -> list[dict[st
     """Run `python -m <module> --worker <payload>` for every payload, all at once, each in a fresh process;
     their JSON results, in order.
 
-    The workers' progress and errors go to this terminal; a failed worker is a BenchmarkError.
+    The workers' progress and errors go to this terminal; a failed worker is a LampError.
     """
     with tempfile.TemporaryDirectory(prefix="lamp-bench-") as folder:
         outputs = [Path(folder) / f"result-{i}.json" for i in range(len(payloads))]
@@ -262,7 +254,7 @@ def run_workers(module: str, payloads: Sequence[dict[str, Any]]) -> list[dict[st
         for payload, output, code in zip(payloads, outputs, codes, strict=True):
             if code != 0 or not output.is_file():
                 names = ", ".join(c["name"] for c in payload["configs"])
-                raise BenchmarkError(
+                raise LampError(
                     f"the worker measuring {names} failed (exit code {code}; its messages are above)"
                 )
         return [json.loads(output.read_text()) for output in outputs]
@@ -428,16 +420,16 @@ def write_report(
     try:
         return write_text(path, json.dumps(report, indent=2) + "\n")
     except LampError as exc:
-        raise BenchmarkError(f"cannot write the report: {exc}") from None
+        raise LampError(f"cannot write the report: {exc}") from None
 
 
 def main_guard(run: Callable[[], int]) -> int:
     """Run a benchmark's main, turning its known errors into a message and an exit code."""
     try:
         return run()
-    except (NotRunnableHere, ConfigurationError) as exc:
+    except NotRunnableHere as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNSUPPORTED
-    except (BenchmarkError, PresetError) as exc:
+    except LampError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

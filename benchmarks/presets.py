@@ -56,10 +56,6 @@ SD14_TEXT: dict[str, Any] = dict(
 )
 
 
-class PresetError(ValueError):
-    """A preset cannot be built as asked (the message names the preset or file and the reason)."""
-
-
 @dataclass(frozen=True)
 class Preset:
     """One benchmark setting: which base, what clip size, and the tuning and sampling settings."""
@@ -119,21 +115,21 @@ def get_preset(name: str, params_file: str | Path = PARAMS_FILE) -> Preset:
         return _tiny_preset(params_file)
     if name == "sd14":
         return _sd14_preset(load_params(params_file))
-    raise PresetError(f"unknown preset {name!r} (known: {', '.join(PRESET_NAMES)})")
+    raise LampError(f"unknown preset {name!r} (known: {', '.join(PRESET_NAMES)})")
 
 
 def _tiny_preset(params_file: str | Path) -> Preset:
     try:
         return _tiny_preset_from(load_params(params_file))
     except LampError as exc:
-        raise PresetError(f"preset tiny: {exc}") from None
+        raise LampError(f"preset tiny: {exc}") from None
 
 
 def _tiny_preset_from(params: dict[str, Any]) -> Preset:
     # The first declared motion sizes the clips (all built-in motions share `defaults:`).
     first = next(iter(params.get("motions") or {}), None)
     if first is None:
-        raise PresetError("no motion under `motions:` to take the clip size and frame count from")
+        raise LampError("no motion under `motions:` to take the clip size and frame count from")
     motion = motion_config(params, first)
     generate = GenerateSettings.from_params(params.get("generate"))
     base = params.get("base") or {}
@@ -149,7 +145,7 @@ def _tiny_preset_from(params: dict[str, Any]) -> Preset:
             "text_layers": int(base["text_layers"]),
         }
     except KeyError as exc:
-        raise PresetError(f"{PARAMS_FILE}: missing key `base.{exc.args[0]}`") from None
+        raise LampError(f"{PARAMS_FILE}: missing key `base.{exc.args[0]}`") from None
     return Preset(
         name="tiny",
         width=motion.width,
